@@ -1,0 +1,186 @@
+"""``soar-ext`` command line: database set-up, checks, plugins and simulators."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from soar_ext.config import ConfigError, load_config, redact_url
+from soar_ext.log_masking import install_id_masking
+
+
+def _url(args: argparse.Namespace) -> str:
+    return args.url or load_config(args.config).database_url
+
+
+def cmd_db_init(args: argparse.Namespace) -> int:
+    from soar_ext.db.engine import make_engine
+    from soar_ext.db.legacy import legacy_metadata
+    from soar_ext.db.migrate import upgrade
+    from soar_ext.synthetic import populate
+
+    url = _url(args)
+    if args.households < 1 or args.households > 1_000_000:
+        print("households must be between 1 and 1000000", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
+    started = time.perf_counter()
+    if args.reset:
+        from soar_ext.db.migrate import downgrade
+
+        downgrade(url, "base")
+        legacy_metadata.drop_all(engine)
+    with engine.begin() as conn:
+        legacy_metadata.create_all(conn)
+    upgrade(url)
+    with engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        from soar_ext.db.legacy import families
+
+        existing = conn.execute(select(func.count()).select_from(families)).scalar_one()
+    if existing:
+        print(f"数据库 {redact_url(url)} 已有 {existing} 户数据，未重复生成（使用 --reset 重建）。")
+    else:
+        summary = populate(engine, households=args.households, seed=args.seed)
+        print(f"数据库：{redact_url(url)}")
+        for line in summary.lines():
+            print(line)
+    print(f"完成，用时 {time.perf_counter() - started:.1f} 秒。")
+    engine.dispose()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from soar_ext.db.migrate import upgrade
+
+    applied = upgrade(_url(args), args.revision)
+    print("applied: " + (", ".join(applied) if applied else "nothing (already at target)"))
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    from soar_ext.db.migrate import downgrade
+
+    undone = downgrade(_url(args), args.revision)
+    print("undone: " + (", ".join(undone) if undone else "nothing (already at target)"))
+    return 0
+
+
+def cmd_db_sql(args: argparse.Namespace) -> int:
+    from soar_ext.db.ddl import render_legacy_oracle_ddl
+    from soar_ext.db.migrate import render_oracle_scripts
+
+    out = Path(args.output) if args.output else None
+    scripts = dict(render_oracle_scripts())
+    if args.legacy:
+        scripts = {"soar_legacy_schema.sql": render_legacy_oracle_ddl()}
+    if out is None:
+        for name, text in scripts.items():
+            print(f"-- ===== {name} =====")
+            print(text)
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in scripts.items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out / name}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from soar_ext.db.doctor import check
+    from soar_ext.db.engine import make_engine
+
+    url = _url(args)
+    engine = make_engine(url)
+    try:
+        report = check(engine)
+    finally:
+        engine.dispose()
+    print(f"database: {redact_url(url)}")
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from soar_ext.host import SoarHost
+
+    host = SoarHost(load_config(args.config))
+    infos = host.plugin_infos()
+    if not infos:
+        print("no plugins registered")
+    for info in infos:
+        print(f"{info.name}  {info.version}  mode={info.mode}  ({info.label})")
+        for hook in info.hooks:
+            print(f"    {hook}")
+    for failure in host.load_failures:
+        print(f"BROKEN {failure.name} ({failure.value}): {failure.error}")
+    return 1 if host.load_failures else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from soar_ext.adapters.simulators.serve_all import run_simulators_forever
+
+    run_simulators_forever(None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="soar-ext", description="SOAR extension layer tools")
+    parser.add_argument("--config", help="TOML configuration file (default: SOAR_EXT_CONFIG or ./soar-ext.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database set-up and migrations")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    init = dbsub.add_parser("init", help="create the legacy schema, apply migrations, fill synthetic data")
+    init.add_argument("--url", help="database URL (default: configuration / sqlite:///soar_ext.db)")
+    init.add_argument("--households", type=int, default=2000, help="number of synthetic households (default 2000)")
+    init.add_argument("--seed", type=int, default=20190601, help="random seed (default 20190601)")
+    init.add_argument("--reset", action="store_true", help="drop soar-ext and assumed legacy tables first")
+    init.set_defaults(func=cmd_db_init)
+    up = dbsub.add_parser("upgrade", help="apply soar-ext migrations")
+    up.add_argument("--url")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+    down = dbsub.add_parser("downgrade", help="undo soar-ext migrations")
+    down.add_argument("--url")
+    down.add_argument("revision", nargs="?", default="base")
+    down.set_defaults(func=cmd_db_downgrade)
+    sql = dbsub.add_parser("sql", help="render the Oracle scripts for DBAs")
+    sql.add_argument("--output", "-o", help="directory to write into (default: print)")
+    sql.add_argument("--legacy", action="store_true", help="render the assumed legacy schema DDL instead")
+    sql.set_defaults(func=cmd_db_sql)
+
+    doctor = sub.add_parser("doctor", help="check a live database against the legacy schema and migrations")
+    doctor.add_argument("--url")
+    doctor.set_defaults(func=cmd_doctor)
+
+    plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
+    plugins.set_defaults(func=cmd_plugins)
+
+    simulate = sub.add_parser("simulate", help="serve the external-system simulators on loopback")
+    simulate.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_id_masking()
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

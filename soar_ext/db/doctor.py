@@ -1,0 +1,195 @@
+"""``soar-ext doctor``: compare a live database with what soar-ext assumes and installs.
+
+Read-only. Checks:
+
+- the assumed SOAR tables (:mod:`soar_ext.db.legacy`): missing tables, missing columns, and
+  columns whose type family, length, precision or nullability differ (extra tables and columns
+  in the live database are fine — SOAR has many soar-ext does not use);
+- soar-ext's migrations: the revision in ``sx_schema_version`` against the newest one, the
+  ``sx_`` tables (:mod:`soar_ext.db.extension`) and the indexes soar-ext adds to legacy tables.
+
+Each problem is one readable line, naming table and column with their Chinese comments, so a
+maintainer knows what to fix in ``legacy.py`` (or which migration to apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
+from sqlalchemy import Column, Connection, Engine, Table, inspect
+from sqlalchemy import types as sqltypes
+
+from soar_ext.db.extension import EXT_TABLES, LEGACY_INDEXES, VERSION_TABLE
+from soar_ext.db.legacy import LEGACY_TABLES
+from soar_ext.db.migrate import script_directory
+
+
+@dataclass
+class DoctorReport:
+    """Result of :func:`check`: ``problems`` (one line each) and ``notes`` on what was checked."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    current_revision: str | None = None
+    head_revision: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """Human-readable report: verdict, what was checked, then every problem."""
+        verdict = "OK" if self.ok else f"{len(self.problems)} problem(s) found"
+        return [f"soar-ext doctor: {verdict}", *self.notes, *(f"  - {p}" for p in self.problems)]
+
+
+def _label(name: str, comment: str | None) -> str:
+    return f"{name} [{comment}]" if comment else name
+
+
+def _family(type_: sqltypes.TypeEngine[Any], dialect_name: str) -> str:
+    if isinstance(type_, sqltypes.Boolean):
+        return "boolean"
+    if isinstance(type_, sqltypes.String):
+        return "text"
+    if isinstance(type_, sqltypes.Integer | sqltypes.Numeric):
+        return "number"
+    if isinstance(type_, sqltypes.DateTime):
+        return "datetime"
+    if isinstance(type_, sqltypes.Date):
+        # Oracle DATE carries a time and reflects as a datetime type
+        return "datetime" if dialect_name == "oracle" else "date"
+    if isinstance(type_, sqltypes.LargeBinary):
+        return "binary"
+    return type(type_).__name__.lower()
+
+
+def _column_problems(table: Table, column: Column[Any], live: dict[str, Any], dialect_name: str) -> Iterable[str]:
+    where = f"{_label(table.name, table.comment)}: column {_label(column.name, column.comment)}"
+    expected, actual = column.type, live["type"]
+    want, got = _family(expected, dialect_name), _family(actual, dialect_name)
+    if want != got:
+        yield f"{where} has type {actual} ({got}), expected {want} like {expected}"
+        return
+    if want == "text":
+        want_len, got_len = getattr(expected, "length", None), getattr(actual, "length", None)
+        if want_len is not None and got_len is not None and want_len != got_len:
+            effect = "values soar-ext accepts may not fit" if got_len < want_len else "longer than assumed"
+            yield f"{where} has length {got_len}, expected {want_len} ({effect})"
+    if (
+        want == "number"
+        and isinstance(expected, sqltypes.Numeric)
+        and not isinstance(expected, sqltypes.Integer)
+        and isinstance(actual, sqltypes.Numeric)
+        and actual.precision is not None
+        and (actual.precision, actual.scale) != (expected.precision, expected.scale)
+    ):
+        yield (
+            f"{where} has precision/scale ({actual.precision}, {actual.scale}), "
+            f"expected ({expected.precision}, {expected.scale})"
+        )
+    if live["nullable"] != column.nullable:
+        if column.nullable:
+            yield f"{where} is NOT NULL in the database, but soar-ext may leave it empty"
+        else:
+            yield f"{where} allows NULL in the database, expected NOT NULL"
+
+
+def _table_problems(
+    tables: Iterable[Table], live_columns: dict[str, dict[str, dict[str, Any]]], dialect_name: str, kind: str
+) -> list[str]:
+    problems = []
+    for table in tables:
+        columns = live_columns.get(table.name)
+        if columns is None:
+            problems.append(f"{kind} table {_label(table.name, table.comment)} is missing")
+            continue
+        for column in table.columns:
+            live = columns.get(column.name)
+            if live is None:
+                problems.append(
+                    f"{_label(table.name, table.comment)}: column {_label(column.name, column.comment)} is missing"
+                )
+            else:
+                problems.extend(_column_problems(table, column, live, dialect_name))
+    return problems
+
+
+def _live_columns(conn: Connection, names: list[str], schema: str | None) -> dict[str, dict[str, dict[str, Any]]]:
+    insp = inspect(conn)
+    present = set(insp.get_table_names(schema=schema))
+    wanted = [name for name in names if name in present]
+    if not wanted:
+        return {}
+    multi = insp.get_multi_columns(schema=schema, filter_names=wanted)
+    return {key[1]: {c["name"]: c for c in cols} for key, cols in multi.items()}
+
+
+def _revision_problems(conn: Connection, schema: str | None, report: DoctorReport) -> None:
+    scripts = script_directory()
+    report.head_revision = scripts.get_current_head()
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE, "version_table_schema": schema})
+    heads = ctx.get_current_heads()
+    if len(heads) > 1:
+        report.problems.append(f"{VERSION_TABLE} holds several revisions {sorted(heads)}; expected one")
+        return
+    report.current_revision = heads[0] if heads else None
+    if report.current_revision is None:
+        report.problems.append(
+            f"soar-ext migrations are not applied (head is {report.head_revision}): "
+            "run `soar-ext db upgrade`, or apply sql/oracle/*.upgrade.sql in order"
+        )
+        return
+    try:
+        scripts.get_revision(report.current_revision)
+    except CommandError:
+        report.problems.append(
+            f"database is at revision {report.current_revision}, unknown to this soar-ext "
+            f"(head {report.head_revision}); is a newer soar-ext installed elsewhere?"
+        )
+        return
+    if report.current_revision != report.head_revision:
+        report.problems.append(
+            f"database is at revision {report.current_revision}, head is {report.head_revision}: "
+            "apply the pending migrations"
+        )
+
+
+def _index_problems(conn: Connection, schema: str | None) -> list[str]:
+    insp = inspect(conn)
+    present = set(insp.get_table_names(schema=schema))
+    problems = []
+    for name, table, columns in LEGACY_INDEXES:
+        if table.name not in present:
+            continue  # already reported as a missing legacy table
+        live = {ix["name"]: tuple(ix["column_names"]) for ix in insp.get_indexes(table.name, schema=schema)}
+        if name not in live:
+            problems.append(f"index {name} on {_label(table.name, table.comment)} ({', '.join(columns)}) is missing")
+        elif live[name] != columns:
+            problems.append(f"index {name} covers ({', '.join(live[name])}), expected ({', '.join(columns)})")
+    return problems
+
+
+def check(engine: Engine, schema: str | None = None) -> DoctorReport:
+    """Compare the database behind ``engine`` (tables in ``schema``, default the user's own)."""
+    report = DoctorReport()
+    dialect_name = engine.dialect.name
+    with engine.connect() as conn:
+        legacy_live = _live_columns(conn, [t.name for t in LEGACY_TABLES], schema)
+        report.problems.extend(_table_problems(LEGACY_TABLES, legacy_live, dialect_name, "legacy"))
+        report.notes.append(f"legacy schema: {len(legacy_live)} of {len(LEGACY_TABLES)} assumed SOAR tables present")
+
+        _revision_problems(conn, schema, report)
+        ext_live = _live_columns(conn, [t.name for t in EXT_TABLES], schema)
+        if report.current_revision is not None or ext_live:
+            report.problems.extend(_table_problems(EXT_TABLES, ext_live, dialect_name, "soar-ext"))
+            report.problems.extend(_index_problems(conn, schema))
+        report.notes.append(
+            f"soar-ext migrations: revision {report.current_revision or 'none'} (head {report.head_revision}); "
+            f"{len(ext_live)} of {len(EXT_TABLES)} sx_ tables present"
+        )
+    return report

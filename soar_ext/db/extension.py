@@ -1,0 +1,106 @@
+"""soar-ext's own tables (prefix ``sx_``), added to SOAR's database by additive migrations.
+
+These tables hold what soar-ext decides and records: audit entries, plugin decisions
+(including shadow-mode ones) and deposit-waiver decisions. The migrations under
+``soar_ext/migrations`` create exactly these objects; a test checks the two agree.
+
+Also listed here: the indexes soar-ext adds to legacy tables for its new query filters
+(``LEGACY_INDEXES``). They are new, explicitly named objects; no legacy object is changed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from soar_ext.db.legacy import contracts, exchange_pairings, inspections
+
+PREFIX = "sx_"
+VERSION_TABLE = "sx_schema_version"
+
+# Only primary keys are unnamed in the table definitions below; name them too (Oracle would
+# otherwise generate SYS_C… names that differ between databases).
+ext_metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+
+audit_log = Table(
+    "sx_audit_log",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="审计记录ID"),
+    Column("action", String(60), nullable=False, comment="操作类型（如 bigdata.query、export.excel）"),
+    Column("operator_id", String(32), comment="操作员ID"),
+    Column("operator_name", String(60), comment="操作员姓名"),
+    Column("purpose", String(200), comment="查询或操作事由"),
+    Column("subject_masked", String(18), comment="查询对象身份证号（脱敏）"),
+    Column("subject_hash", String(64), comment="查询对象身份证号摘要（SHA-256）"),
+    Column("interfaces", String(1000), comment="涉及的接口或数据类别"),
+    Column("result_status", String(20), nullable=False, comment="结果状态"),
+    Column("detail", Text, comment="详细信息（JSON，不含完整身份证号）"),
+    Column("created_at", DateTime, nullable=False, comment="记录时间"),
+    Index("ix_sx_audit_log_created_at", "created_at"),
+    Index("ix_sx_audit_log_subject_hash", "subject_hash"),
+    comment="soar-ext 个人信息访问审计表",
+)
+
+plugin_decisions = Table(
+    "sx_plugin_decision",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="决定记录ID"),
+    Column("plugin", String(60), nullable=False, comment="插件名称"),
+    Column("hook", String(60), nullable=False, comment="扩展点名称"),
+    Column("subject_key", String(100), comment="业务主键（如合同ID）"),
+    Column("mode", String(10), nullable=False, comment="插件模式（on 启用 / shadow 试运行）"),
+    Column("verdict", String(20), nullable=False, comment="决定（allow 放行 / block 拦截 / error 出错）"),
+    Column("enforced", Numeric(1, 0), nullable=False, comment="是否已执行（1是 0否，试运行模式为0）"),
+    Column("reason", String(1000), comment="原因说明"),
+    Column("operator_id", String(32), comment="操作员ID"),
+    Column("created_at", DateTime, nullable=False, comment="记录时间"),
+    CheckConstraint("enforced in (0, 1)", name="ck_sx_plugin_decision_enforced"),
+    Index("ix_sx_plugin_decision_subject", "subject_key"),
+    comment="soar-ext 插件决定记录表（含试运行记录）",
+)
+
+deposit_decisions = Table(
+    "sx_deposit_decision",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="减免决定ID"),
+    Column("htid", String(32), nullable=False, comment="合同ID"),
+    Column("jtid", String(32), nullable=False, comment="家庭ID"),
+    Column("pzlx", String(2), nullable=False, comment="配租类型代码"),
+    Column("members", Text, nullable=False, comment="查询成员及分数（JSON，身份证号脱敏）"),
+    Column("threshold", Integer, nullable=False, comment="减免分数线（高于此分减免）"),
+    Column("max_score", Integer, comment="成员最高钱江分"),
+    Column("decision", String(10), nullable=False, comment="决定（waived 减免 / required 须缴）"),
+    Column("needs_recheck", Numeric(1, 0), nullable=False, comment="是否待复核（1是 0否）"),
+    Column("mode", String(10), nullable=False, comment="插件模式（on / shadow）"),
+    Column("enforced", Numeric(1, 0), nullable=False, comment="是否已写入合同押金（1是 0否）"),
+    Column("original_deposit", Numeric(10, 2), comment="原押金（元）"),
+    Column("message", String(600), comment="提示信息"),
+    Column("operator_id", String(32), comment="操作员ID"),
+    Column("decided_at", DateTime, nullable=False, comment="首次决定时间"),
+    Column("updated_at", DateTime, nullable=False, comment="最近更新时间"),
+    UniqueConstraint("htid", name="uq_sx_deposit_decision_htid"),
+    CheckConstraint("needs_recheck in (0, 1)", name="ck_sx_deposit_decision_recheck"),
+    CheckConstraint("enforced in (0, 1)", name="ck_sx_deposit_decision_enf"),
+    Index("ix_sx_deposit_decision_recheck", "needs_recheck"),
+    comment="钱江分押金减免决定表",
+)
+
+EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
+
+# Indexes soar-ext adds to legacy tables (new objects only). (name, table, columns)
+LEGACY_INDEXES: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
+    ("ix_sx_hfyf_yfzt", inspections, ("yfzt", "pdid")),
+    ("ix_sx_zlht_hfpdid", contracts, ("hfpdid", "htzt")),
+    ("ix_sx_hfpd_pdcgsj", exchange_pairings, ("pdcgsj",)),
+)

@@ -1,0 +1,220 @@
+"""Apply soar-ext's own migrations (Alembic, configured in code) and render them for Oracle DBAs.
+
+Online (SQLite, PostgreSQL, Oracle): :func:`upgrade`, :func:`downgrade`, :func:`current`.
+Offline: :func:`render_oracle_scripts` / :func:`write_oracle_scripts` produce the scripts
+committed under ``sql/oracle/`` — one upgrade script per revision (from its parent) and one
+downgrade script (back to its parent), ``/`` as the statement separator, for SQL*Plus/SQLcl.
+
+A maintainer adds a revision with Alembic's command API::
+
+    from alembic import command
+    from soar_ext.db.migrate import alembic_config
+    command.revision(alembic_config(), message="sx job state", rev_id="0002")
+
+then regenerates ``sql/oracle/`` from the repository root::
+
+    python -m soar_ext.db.migrate sql/oracle
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from sqlalchemy import Engine
+
+from soar_ext.db.engine import make_engine
+from soar_ext.db.extension import VERSION_TABLE
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+ORACLE_SCRIPTS_DIR = Path("sql") / "oracle"
+
+
+def alembic_config() -> Config:
+    """An Alembic ``Config`` for soar-ext's migrations, without any ``alembic.ini``."""
+    cfg = Config()
+    # configparser interpolation: a literal % in the path must be doubled
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    return cfg
+
+
+def script_directory() -> ScriptDirectory:
+    """The migration scripts shipped in ``soar_ext/migrations``."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head() -> str:
+    """Revision id of the newest migration."""
+    rev = script_directory().get_current_head()
+    assert rev is not None, "soar_ext/migrations/versions holds no revision"
+    return rev
+
+
+@contextmanager
+def _engine(url: str | Engine) -> Iterator[Engine]:
+    if isinstance(url, Engine):
+        yield url
+        return
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _run(url: str | Engine, revision: str, direction: str) -> list[str]:
+    applied: list[str] = []
+    cfg = alembic_config()
+    cfg.attributes["applied"] = applied
+    cfg.attributes["drop_version_table"] = direction == "downgrade"
+    with _engine(url) as engine, engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        if direction == "upgrade":
+            command.upgrade(cfg, revision)
+        else:
+            command.downgrade(cfg, revision)
+    return applied
+
+
+def upgrade(url: str | Engine, revision: str = "head") -> list[str]:
+    """Upgrade the database to ``revision``; returns the revision ids applied, oldest first.
+
+    Revisions already recorded in ``sx_schema_version`` are skipped, so a second run returns ``[]``.
+    """
+    return _run(url, revision, "upgrade")
+
+
+def downgrade(url: str | Engine, revision: str = "base") -> list[str]:
+    """Undo migrations down to ``revision`` (default: remove all of soar-ext's objects).
+
+    Returns the revision ids undone, newest first.
+    """
+    return _run(url, revision, "downgrade")
+
+
+def current(url: str | Engine) -> str | None:
+    """Revision recorded in the database, ``None`` if soar-ext's migrations were never applied."""
+    with _engine(url) as engine, engine.connect() as connection:
+        ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return ctx.get_current_revision()
+
+
+def _ordered_scripts() -> list[Script]:
+    scripts = list(script_directory().walk_revisions())
+    scripts.reverse()  # walk_revisions goes from head to base
+    return scripts
+
+
+def _script_name(script: Script) -> str:
+    return Path(script.path).stem  # e.g. 0001_sx_base
+
+
+def _render(range_: str, direction: str, *, drop_version_table: bool = False) -> str:
+    buffer = io.StringIO()
+    cfg = alembic_config()
+    cfg.output_buffer = buffer
+    cfg.attributes["dialect_name"] = "oracle"
+    cfg.attributes["drop_version_table"] = drop_version_table
+    if direction == "upgrade":
+        command.upgrade(cfg, range_, sql=True)
+    else:
+        command.downgrade(cfg, range_, sql=True)
+    # Alembic leaves trailing spaces and runs of blank lines; keep the files tidy for review.
+    text = "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+_HEADER = """\
+-- soar-ext migration {rev} ({name}): {what}
+-- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
+-- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
+WHENEVER SQLERROR EXIT SQL.SQLCODE
+SET DEFINE OFF
+
+-- Guard: stop before any change unless the database is at revision {expected}.
+DECLARE
+  expected VARCHAR2(32) := {expected_literal};
+  found    VARCHAR2(32);
+  n        NUMBER;
+BEGIN
+  SELECT COUNT(*) INTO n FROM all_tables
+   WHERE owner = SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') AND table_name = '{version_table}';
+  IF n > 0 THEN
+    EXECUTE IMMEDIATE 'SELECT MAX(version_num) FROM {version_table_lower}' INTO found;
+  END IF;
+  IF NVL(found, '-') <> NVL(expected, '-') THEN
+    RAISE_APPLICATION_ERROR(-20001, 'soar-ext: database is at revision ' || NVL(found, 'base')
+      || ', this script needs ' || NVL(expected, 'base'));
+  END IF;
+END;
+/
+
+"""
+
+
+def _header(rev: str, name: str, what: str, expected: str | None) -> str:
+    return _HEADER.format(
+        rev=rev,
+        name=name,
+        what=what,
+        expected=expected or "base",
+        expected_literal=f"'{expected}'" if expected else "NULL",
+        version_table=VERSION_TABLE.upper(),
+        version_table_lower=VERSION_TABLE,
+    )
+
+
+def render_oracle_scripts() -> dict[str, str]:
+    """Oracle SQL for every revision: ``<file stem>.upgrade.sql`` and ``<file stem>.downgrade.sql``.
+
+    The upgrade script goes from the revision's parent to the revision, the downgrade script
+    back to the parent; apply upgrades in file-name order, downgrades in reverse order.
+    """
+    scripts: dict[str, str] = {}
+    for script in _ordered_scripts():
+        rev = script.revision
+        parent = script.down_revision or "base"
+        if not isinstance(parent, str):
+            raise ValueError(f"revision {rev} merges several parents; render it by hand")
+        name = _script_name(script)
+        at_base = parent == "base"
+        scripts[f"{name}.upgrade.sql"] = _header(
+            rev, name, f"upgrade {parent} -> {rev}", None if at_base else parent
+        ) + _render(f"{parent}:{rev}", "upgrade")
+        scripts[f"{name}.downgrade.sql"] = _header(rev, name, f"downgrade {rev} -> {parent}", rev) + _render(
+            f"{rev}:{parent}", "downgrade", drop_version_table=at_base
+        )
+    return scripts
+
+
+def write_oracle_scripts(directory: str | Path = ORACLE_SCRIPTS_DIR) -> list[Path]:
+    """Write :func:`render_oracle_scripts` into ``directory`` (UTF-8, LF); returns the paths written."""
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, sql in render_oracle_scripts().items():
+        path = target / file_name
+        path.write_text(sql, encoding="utf-8", newline="\n")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m soar_ext.db.migrate [DIRECTORY]``: rewrite the Oracle scripts (default ``sql/oracle``)."""
+    args = sys.argv[1:] if argv is None else argv
+    for path in write_oracle_scripts(args[0] if args else ORACLE_SCRIPTS_DIR):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

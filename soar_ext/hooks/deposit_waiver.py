@@ -1,0 +1,285 @@
+"""Seed item 1: public-rental deposit waived when a household member's Qianjiang score is above 700.
+
+On ``soar_pre_contract`` for new (新配租) and renewal (续租) contracts, the adult members'
+scores are fetched concurrently from the Hangzhou Citizen Card service. The deposit is
+waived when at least one member scores strictly above the threshold (700 by default).
+
+Every decision is kept in ``sx_deposit_decision`` (one row per contract, updated on
+re-run). In ``on`` mode the draft contract's deposit columns are set; in ``shadow`` mode
+only the decision is recorded. When the service does not answer within the time budget,
+the deposit stays required and the decision is marked for re-check; this plugin never
+blocks a contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from soar_ext import hookimpl
+from soar_ext.adapters.common import AdapterError
+from soar_ext.audit import AuditEvent
+from soar_ext.audit_store import new_id
+from soar_ext.context import SoarContext
+from soar_ext.db.codes import ContractType, Relation
+from soar_ext.db.extension import deposit_decisions
+from soar_ext.db.legacy import contracts, family_members, persons
+from soar_ext.errors import InvalidInput
+from soar_ext.hook_payloads import ContractDraft, PreContractVerdict
+from soar_ext.idnumber import InvalidIdNumber, age_on, mask_id_number, mask_name, normalize_id_number
+from soar_ext.log_masking import get_logger
+
+PLUGIN_LABEL = "钱江分押金减免"
+DEFAULT_THRESHOLD = 700
+DEFAULT_BUDGET_SECONDS = 3.0
+ADULT_AGE = 18
+ELIGIBLE_TYPES = (ContractType.NEW, ContractType.RENEWAL)
+WAIVER_REASON = "钱江分高于{threshold}分，押金减免"
+
+log = get_logger(__name__)
+
+
+@dataclass
+class MemberScore:
+    """One member as asked (or skipped) for the decision record."""
+
+    person_id: str
+    id_masked: str
+    name_masked: str
+    relation: str
+    status: str  # scored | no_score | invalid_id | minor | error
+    score: int | None = None
+    note: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = {"person_id": self.person_id, "id": self.id_masked, "name": self.name_masked,
+                "relation": Relation.LABELS.get(self.relation, self.relation), "status": self.status,
+                "score": self.score}
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True)
+class Decision:
+    waived: bool
+    needs_recheck: bool
+    max_score: int | None
+    message: str
+
+
+def _settings(ctx: SoarContext) -> tuple[int, float]:
+    settings = ctx.settings()
+    try:
+        threshold = int(settings.get("threshold", DEFAULT_THRESHOLD))
+        budget = float(settings.get("time_budget_seconds", DEFAULT_BUDGET_SECONDS))
+    except (TypeError, ValueError):
+        raise InvalidInput("押金减免配置项 threshold / time_budget_seconds 必须是数字") from None
+    if not 0 <= threshold <= 1000:
+        raise InvalidInput(f"押金减免分数线 {threshold} 超出钱江分范围 0–1000")
+    if budget <= 0:
+        raise InvalidInput("押金减免查询时限必须大于0秒")
+    return threshold, budget
+
+
+def household_members(conn: Connection, family_id: str) -> list[dict[str, Any]]:
+    """Members of a family with their person data, main applicant first."""
+    stmt = (
+        select(persons.c.ryid, persons.c.xm, persons.c.sfzh, family_members.c.ysqrgx)
+        .join(persons, persons.c.ryid == family_members.c.ryid)
+        .where(family_members.c.jtid == family_id)
+        .order_by(family_members.c.ysqrgx, persons.c.ryid)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _auth_ref(contract: ContractDraft) -> str:
+    # The household authorises the credit query when it applies; SOAR keys it by application.
+    return f"SOAR-{contract.application_id or contract.family_id}"
+
+
+async def _fetch_scores(client: Any, wanted: list[tuple[MemberScore, str, str]], auth_ref: str,
+                        budget: float) -> list[Any]:
+    async def one(id_number: str, name: str) -> Any:
+        try:
+            return await client.score(id_number, name, auth_ref)
+        except AdapterError as exc:
+            return exc
+
+    tasks = [asyncio.ensure_future(one(idn, name)) for _m, idn, name in wanted]
+    done, pending = await asyncio.wait(tasks, timeout=budget)
+    for task in pending:
+        task.cancel()
+    return [t.result() if t in done else TimeoutError(f"超过{budget}秒未返回") for t in tasks]
+
+
+def decide(members: list[MemberScore], threshold: int) -> Decision:
+    """The waiver rule: waived when any member scores strictly above ``threshold``."""
+    scored = [m.score for m in members if m.score is not None]
+    max_score = max(scored) if scored else None
+    failed = [m for m in members if m.status == "error"]
+    if max_score is not None and max_score > threshold:
+        return Decision(True, False, max_score, f"家庭成员钱江分最高{max_score}分，高于{threshold}分，押金予以减免。")
+    if failed:
+        return Decision(False, True, max_score,
+                        f"钱江分服务暂时无法查询（{len(failed)}名成员未取得评分），本次按应缴押金办理，"
+                        "系统已标记待复核，复核通过后可退还押金。")
+    if not members or all(m.status in ("invalid_id", "minor") for m in members):
+        return Decision(False, False, None, "家庭无可查询钱江分的成年成员，押金照常缴纳。")
+    if max_score is None:
+        return Decision(False, False, None, "家庭成员均无钱江分记录，押金照常缴纳。")
+    return Decision(False, False, max_score,
+                    f"家庭成员钱江分最高{max_score}分，未高于{threshold}分，押金照常缴纳。")
+
+
+def _collect_members(ctx: SoarContext, contract: ContractDraft, rows: list[dict[str, Any]]
+                     ) -> tuple[list[MemberScore], list[tuple[MemberScore, str, str]]]:
+    today = ctx.now().date()
+    members: list[MemberScore] = []
+    wanted: list[tuple[MemberScore, str, str]] = []
+    for row in rows:
+        raw = row["sfzh"]
+        member = MemberScore(person_id=row["ryid"], id_masked=mask_id_number(raw or ""),
+                             name_masked=mask_name(row["xm"]), relation=row["ysqrgx"], status="pending")
+        members.append(member)
+        try:
+            id_number = normalize_id_number(raw, field="成员身份证号")
+        except InvalidIdNumber as exc:
+            member.status, member.note = "invalid_id", str(exc)
+            continue
+        if age_on(id_number, today) < ADULT_AGE:
+            member.status, member.note = "minor", "未成年，不查询钱江分"
+            continue
+        wanted.append((member, id_number, row["xm"]))
+    return members, wanted
+
+
+def _score_members(ctx: SoarContext, contract: ContractDraft, wanted: list[tuple[MemberScore, str, str]],
+                   budget: float) -> None:
+    if not wanted:
+        return
+    try:
+        client = ctx.adapters.qianjiang
+        results = ctx.adapters.run(_fetch_scores(client, wanted, _auth_ref(contract), budget), timeout=budget + 1)
+    except Exception as exc:  # adapter misconfigured or runner failure: treat as unavailable
+        log.warning("Qianjiang scores unavailable for contract %s: %s", contract.contract_id, exc)
+        results = [exc] * len(wanted)
+    for (member, id_number, _name), result in zip(wanted, results, strict=True):
+        if isinstance(result, BaseException):
+            member.status, member.note = "error", str(result)[:200]
+        elif getattr(result, "has_score", False):
+            member.status, member.score = "scored", int(result.score)
+        else:
+            member.status = "no_score"
+        ctx.audit.record(AuditEvent(
+            action="qianjiang.score", operator_id=ctx.operator.id, purpose="公租房押金减免审核",
+            subject_id=id_number, interfaces=("qianjiang.score",), result_status=member.status,
+            detail={"contract_id": contract.contract_id}, at=ctx.now()))
+
+
+def _contract_row(conn: Connection, contract_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(contracts.c.htid, contracts.c.yj, contracts.c.yjjmbz, contracts.c.htzt)
+                       .where(contracts.c.htid == contract_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def _save_decision(ctx: SoarContext, contract: ContractDraft, members: list[MemberScore], threshold: int,
+                   decision: Decision, enforced: bool, original_deposit: Decimal | None) -> None:
+    now = ctx.now()
+    values = {
+        "jtid": contract.family_id,
+        "pzlx": contract.contract_type,
+        "members": json.dumps([m.as_json() for m in members], ensure_ascii=False),
+        "threshold": threshold,
+        "max_score": decision.max_score,
+        "decision": "waived" if decision.waived else "required",
+        "needs_recheck": 1 if decision.needs_recheck else 0,
+        "mode": ctx.mode,
+        "enforced": 1 if enforced else 0,
+        "message": decision.message[:190],
+        "operator_id": ctx.operator.id,
+        "updated_at": now,
+    }
+    conn = ctx.connection
+    existing = conn.execute(select(deposit_decisions.c.id, deposit_decisions.c.original_deposit)
+                            .where(deposit_decisions.c.htid == contract.contract_id)).first()
+    if existing is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(deposit_decisions).values(
+                    id=new_id(), htid=contract.contract_id, decided_at=now,
+                    original_deposit=original_deposit, **values))
+            return
+        except IntegrityError:  # a concurrent call for the same contract inserted first
+            pass
+    conn.execute(update(deposit_decisions).where(deposit_decisions.c.htid == contract.contract_id).values(**values))
+
+
+def _original_deposit(conn: Connection, contract: ContractDraft, row: dict[str, Any] | None) -> Decimal | None:
+    stored = conn.execute(select(deposit_decisions.c.original_deposit)
+                          .where(deposit_decisions.c.htid == contract.contract_id)).scalar_one_or_none()
+    if stored is not None:
+        return Decimal(stored)
+    if row is not None and row["yj"] is not None and not row["yjjmbz"]:
+        return Decimal(row["yj"])
+    return contract.deposit
+
+
+def _apply_to_contract(conn: Connection, contract_id: str, waived: bool, original: Decimal | None,
+                       threshold: int) -> None:
+    if waived:
+        values = {"yj": Decimal("0"), "yjjmbz": 1, "yjjmyy": WAIVER_REASON.format(threshold=threshold)}
+    else:
+        values = {"yj": original, "yjjmbz": 0, "yjjmyy": None}
+    conn.execute(update(contracts).where(contracts.c.htid == contract_id).values(**values))
+
+
+@hookimpl
+def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractVerdict | None:
+    """Decide the deposit waiver for new and renewal contracts."""
+    if contract.contract_type not in ContractType.LABELS:
+        raise InvalidInput(f"未知的配租类型代码「{contract.contract_type}」，无法判断押金减免，请核对合同信息。")
+    if contract.contract_type not in ELIGIBLE_TYPES:
+        return None
+    threshold, budget = _settings(ctx)
+    conn = ctx.connection
+    row = _contract_row(conn, contract.contract_id)
+    original = _original_deposit(conn, contract, row)
+    rows = household_members(conn, contract.family_id)
+    members, wanted = _collect_members(ctx, contract, rows)
+    _score_members(ctx, contract, wanted, budget)
+    decision = decide(members, threshold)
+    if not rows:
+        decision = Decision(False, True, None, "未找到该家庭的成员信息，押金照常缴纳，已标记待复核。")
+    enforced = ctx.enforce and row is not None
+    if enforced:
+        _apply_to_contract(conn, contract.contract_id, decision.waived, original, threshold)
+    _save_decision(ctx, contract, members, threshold, decision, enforced, original)
+    deposit = Decimal("0") if decision.waived else original
+    return PreContractVerdict(allow=True, message=decision.message, deposit=deposit,
+                              needs_recheck=decision.needs_recheck, subject_key=contract.contract_id)
+
+
+def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exception) -> PreContractVerdict:
+    """Called by the host when this plugin fails: deposit required, decision flagged for re-check."""
+    message = "押金减免核验出现异常，本次按应缴押金办理，系统已标记待复核。"
+    decision = Decision(False, True, None, message)
+    try:
+        threshold = int(ctx.settings().get("threshold", DEFAULT_THRESHOLD))
+    except (TypeError, ValueError):
+        threshold = DEFAULT_THRESHOLD
+    try:
+        with ctx.connection.begin_nested():
+            row = _contract_row(ctx.connection, contract.contract_id)
+            original = _original_deposit(ctx.connection, contract, row)
+            _save_decision(ctx, contract, [], threshold, decision, False, original)
+    except Exception:
+        log.exception("could not record the fallback decision for contract %s", contract.contract_id)
+    return PreContractVerdict(allow=True, message=message, deposit=None, needs_recheck=True,
+                              subject_key=contract.contract_id)

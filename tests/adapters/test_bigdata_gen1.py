@@ -1,0 +1,338 @@
+"""Gen-1 Big Data gateway (md5 signatures, expiring secrets) against its simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+
+import httpx
+import pytest
+
+from soar_ext.adapters.bigdata import QueryRecord
+from soar_ext.adapters.bigdata.envelope import RequestSecretExpired, parse_envelope, raise_for_code
+from soar_ext.adapters.bigdata.gen1 import sign
+from soar_ext.adapters.common import (
+    AuthenticationFailed,
+    BadResponse,
+    CircuitOpen,
+    QuotaExceeded,
+    RequestRejected,
+    UpstreamUnavailable,
+)
+from tests.adapters.bigdata_fixtures import (  # noqa: F401  (fixtures)
+    WRONG_SECRET,
+    ShiftedClock,
+    bigdata_server_fixture,
+    bigdata_sim_fixture,
+    make_id,
+)
+
+pytestmark = pytest.mark.anyio
+
+PERSON = make_id(123)
+NAME = "张三"
+PURPOSE = "公租房资格核查"
+
+
+# --------------------------------------------------------------------------- signing and envelope
+
+
+def test_gen1_sign_matches_known_vector():
+    expected = hashlib.md5(b"demo-app" + b"demo-secret" + b"1700000000000").hexdigest()
+    assert expected == "7ee92a28bd71c2ad3a50899265819b13"
+    assert sign("demo-app", "demo-secret", "1700000000000") == expected
+
+
+def _response(body: object) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    return httpx.Response(200, content=content, request=httpx.Request("GET", "http://gateway.test/x"))
+
+
+def test_envelope_parses_datas_given_as_json_string():
+    rows = [{"xm": "张三", "hjzt": "0"}]
+    envelope = parse_envelope(
+        _response({"code": "00", "msg": "成功", "datas": json.dumps(rows), "dataCount": "1"}), call="户籍查询"
+    )
+    assert envelope.datas == rows
+    assert envelope.data_count == 1
+
+
+def test_envelope_codes_map_to_typed_errors():
+    def check(code: str):
+        envelope = parse_envelope(_response({"code": code, "msg": "x", "datas": None}), call="户籍查询")
+        raise_for_code(envelope, call="户籍查询")
+
+    check("00")
+    with pytest.raises(RequestSecretExpired):
+        check("11")
+    with pytest.raises(AuthenticationFailed, match="签名校验失败"):
+        check("14")
+    with pytest.raises(QuotaExceeded):
+        check("18")
+    with pytest.raises(RequestRejected, match="code 99"):
+        check("99")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'{"msg": "no code"}', b'{"code": "00", "datas": "{broken"}'],
+)
+def test_malformed_envelopes_are_bad_responses(body: bytes):
+    with pytest.raises(BadResponse):
+        parse_envelope(_response(body), call="户籍查询")
+
+
+# --------------------------------------------------------------------------- normal calls
+
+
+async def test_gen1_call_returns_normalised_household_record(bigdata_sim, fast_http):
+    bigdata_sim.state.set_household_status(PERSON, "2")
+    async with bigdata_sim.client(fast_http) as client:
+        result = await client.household_registration(PERSON, NAME, purpose=PURPOSE)
+        again = await client.household_registration(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found" and result.generation == 1
+    record = result.records[0]
+    assert (record["户籍状态"], record["户籍状态代码"], record["姓名"]) == ("迁出", "2", NAME)
+    # the simulator sends this interface's datas as a JSON string; the raw payload is parsed
+    assert isinstance(result.raw, list) and result.raw[0]["hjzt"] == "2"
+    assert again.records == result.records
+    stats = bigdata_sim.stats()
+    assert stats["refreshes"] == 1  # the secret is cached between calls
+    assert stats["calls"]["gen1:business"] == 2
+
+
+async def test_business_parameters_never_travel_in_the_url(bigdata_sim, fast_http):
+    seen: list[str] = []
+
+    async def record_url(request: httpx.Request) -> None:
+        seen.append(str(request.url))
+
+    async with bigdata_sim.client(fast_http) as client:
+        client._http.event_hooks["request"].append(record_url)
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert seen and not any(PERSON in url or "demo-secret" in url for url in seen)
+
+
+# --------------------------------------------------------------------------- secrets and refresh
+
+
+async def test_expired_request_secret_is_refreshed_once_and_the_call_succeeds(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.advance(16 * 60)  # the gateway's clock passes the 15-minute lifetime
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+    stats = bigdata_sim.stats()
+    assert stats["outcomes"]["code_11"] == 1
+    assert stats["outcomes"]["refresh_by_secret"] == 1
+    assert stats["refreshes"] == 2  # the first secret and exactly one renewal
+
+
+async def test_fifty_concurrent_callers_rejected_as_expired_share_one_refresh(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.advance(16 * 60)
+        results = await asyncio.gather(*(client.identity_card(make_id(i), NAME, purpose=PURPOSE) for i in range(50)))
+    assert all(r.status == "found" for r in results)
+    stats = bigdata_sim.stats()
+    assert stats["refreshes"] == 2  # initial secret + exactly one refresh for all fifty callers
+    assert stats["outcomes"]["refresh_by_secret"] == 1
+
+
+async def test_fifty_concurrent_callers_finding_the_secret_about_to_expire_refresh_once_before_calling(
+    bigdata_sim, fast_http
+):
+    clock = ShiftedClock()
+    async with bigdata_sim.client(fast_http, clock=clock) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        # both clocks move to 30 s before expiry: inside the refresh margin (60 s)
+        clock.advance(15 * 60 - 30)
+        bigdata_sim.state.advance(15 * 60 - 30)
+        results = await asyncio.gather(*(client.identity_card(make_id(i), NAME, purpose=PURPOSE) for i in range(50)))
+    assert all(r.status == "found" for r in results)
+    stats = bigdata_sim.stats()
+    assert stats["refreshes"] == 2
+    assert "code_11" not in stats["outcomes"]  # renewed before the gateway had to reject anything
+
+
+async def test_cold_start_with_fifty_concurrent_callers_fetches_the_secret_once(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await asyncio.gather(*(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)))
+    stats = bigdata_sim.stats()
+    assert stats["outcomes"] == {"refresh_by_key": 1}
+    assert stats["calls"]["refreshTokenByKey"] == 1
+
+
+async def test_expired_refresh_secret_falls_back_to_the_app_key(bigdata_sim, fast_http):
+    clock = ShiftedClock()
+    async with bigdata_sim.client(fast_http, clock=clock) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        clock.advance(49 * 3600)
+        bigdata_sim.state.advance(49 * 3600)
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+    assert bigdata_sim.stats()["outcomes"] == {"refresh_by_key": 2}
+
+
+async def test_expire_secret_fault_is_recovered_by_one_refresh(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("expire_secret", count=1)
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+    assert bigdata_sim.stats()["refreshes"] == 2
+
+
+async def test_secret_still_rejected_after_refresh_fails_without_looping(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("expire_secret")  # every business call answers code 11
+    async with bigdata_sim.client(fast_http) as client:
+        with pytest.raises(AuthenticationFailed, match="仍提示已过期"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert bigdata_sim.calls("gen1:business") == 2  # the call and one retry after the refresh
+    assert bigdata_sim.stats()["refreshes"] == 2
+
+
+# --------------------------------------------------------------------------- authentication errors
+
+
+async def test_wrong_app_secret_fails_once_and_is_not_retried(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http, secret=WRONG_SECRET) as client:
+        with pytest.raises(AuthenticationFailed) as raised:
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert "14" in str(raised.value) and WRONG_SECRET not in str(raised.value)
+    assert bigdata_sim.calls("refreshTokenByKey") == 1
+    assert bigdata_sim.calls("gen1:business") == 0
+
+
+async def test_signature_rejected_on_business_call_is_not_retried(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("bad_signature")
+        for _ in range(3):
+            with pytest.raises(AuthenticationFailed, match="签名校验失败"):
+                await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        # the upstream answered: an authentication failure does not open the breaker
+        assert client.breaker.state == "closed"
+    assert bigdata_sim.calls("gen1:business") == 1 + 3
+
+
+# --------------------------------------------------------------------------- quota, 5xx, timeouts
+
+
+async def test_quota_code_18_is_retried_with_backoff_then_succeeds(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("quota", count=2)
+    async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+    assert bigdata_sim.calls("gen1:business") == 3
+
+
+async def test_persistent_quota_code_18_surfaces_quota_exceeded(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("quota")
+    async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        with pytest.raises(QuotaExceeded, match="code 18"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert bigdata_sim.calls("gen1:business") == 3
+
+
+async def test_client_rate_limiter_keeps_calls_under_the_gateway_quota(bigdata_sim, fast_http):
+    bigdata_sim.state.set_quota(20)
+    async with bigdata_sim.client(fast_http, rate_per_second=20, burst=10) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        results = await asyncio.gather(*(client.identity_card(make_id(i), NAME, purpose=PURPOSE) for i in range(30)))
+    assert all(r.status == "found" for r in results)
+    assert "quota" not in bigdata_sim.stats()["outcomes"]
+
+
+async def test_5xx_is_retried_then_succeeds(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("status_5xx", count=2, status=502)
+    async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+
+
+async def test_persistent_5xx_surfaces_upstream_unavailable(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("status_5xx", status=503)
+        with pytest.raises(UpstreamUnavailable) as raised:
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert raised.value.status == 503
+    assert bigdata_sim.calls("gen1:business") == 1 + 3
+
+
+async def test_timeouts_are_retried_then_surface_upstream_unavailable(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http, retry_attempts=2, read_timeout=0.2) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("timeout", seconds=0.6)
+        started = time.perf_counter()
+        with pytest.raises(UpstreamUnavailable, match="读取超时"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert time.perf_counter() - started < 1.5
+    assert bigdata_sim.calls("gen1:business") == 1 + 2
+
+
+async def test_malformed_body_is_bad_response_and_not_retried(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("malformed", count=1)
+        with pytest.raises(BadResponse, match="JSON"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert bigdata_sim.calls("gen1:business") == 2
+
+
+async def test_circuit_opens_after_failures_and_recovers(bigdata_sim, fast_http):
+    settings = {"retry_attempts": 2, "breaker_failure_threshold": 2, "breaker_reset_seconds": 0.3}
+    async with bigdata_sim.client(fast_http, **settings) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("status_5xx", status=503)
+        with pytest.raises(UpstreamUnavailable):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        assert client.breaker.state == "open"
+        calls_before = bigdata_sim.calls("gen1:business")
+        with pytest.raises(CircuitOpen):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        assert bigdata_sim.calls("gen1:business") == calls_before  # failed fast, nothing sent
+        bigdata_sim.state.plan.clear()
+        await asyncio.sleep(0.35)
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        assert result.status == "found" and client.breaker.state == "closed"
+
+
+# --------------------------------------------------------------------------- audit
+
+
+async def test_every_query_is_reported_for_audit_without_exposing_the_id_number(bigdata_sim, fast_http):
+    records: list[QueryRecord] = []
+    bigdata_sim.state.set_records(PERSON, "vehicles", [])
+    async with bigdata_sim.client(fast_http, on_query=records.append) as client:
+        found = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        none = await client.vehicles(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("malformed", count=1)
+        with pytest.raises(BadResponse):
+            await client.marriage(PERSON, NAME, purpose=PURPOSE)
+    assert (found.status, none.status, none.records) == ("found", "no_record", [])
+    assert [(r.category, r.status, r.error_type) for r in records] == [
+        ("identity_card", "found", None),
+        ("vehicles", "no_record", None),
+        ("marriage", "error", "BadResponse"),
+    ]
+    first = records[0]
+    assert (first.subject_id_number, first.purpose, first.generation) == (PERSON, PURPOSE, 1)
+    assert first.at is not None and abs(first.at - dt.datetime.now(dt.UTC)) < dt.timedelta(seconds=10)
+    assert first.interface_id == "jmsfz_xx" and first.duration_seconds > 0
+    assert PERSON not in repr(first) and PERSON not in repr(found)
+    assert first.subject_masked == PERSON[:6] + "********" + PERSON[14:]
+
+
+async def test_logs_carry_the_masked_id_number_only(bigdata_sim, fast_http, caplog):
+    caplog.set_level(logging.DEBUG)
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert PERSON[:6] + "********" + PERSON[14:] in text
+    assert PERSON not in text and NAME not in text and "demo-secret" not in text

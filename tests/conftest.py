@@ -1,0 +1,80 @@
+"""Shared fixtures: strict plugin mode, PostgreSQL throwaway databases, the skip guard."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("SOAR_EXT_REQUIRE_POSTGRES") == "1"
+
+os.environ.setdefault("SOAR_EXT_STRICT_PLUGINS", "1")
+
+
+def _pg_unreachable_reason() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL.split('@')[-1]}: {type(exc).__name__}"
+
+
+_PG_REASON: list[str | None] = []
+
+
+def pg_reason() -> str | None:
+    if not _PG_REASON:
+        _PG_REASON.append(_pg_unreachable_reason())
+    return _PG_REASON[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    reason = pg_reason()
+    if reason:
+        pytest.skip(reason)
+    return PG_ADMIN_URL
+
+
+def create_pg_database(admin_url: str) -> str:
+    import psycopg
+
+    name = f"soar_ext_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    url = create_pg_database(pg_admin_url)
+    try:
+        yield url
+    finally:
+        drop_pg_database(pg_admin_url, url)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Where PostgreSQL is required (CI), a skipped postgres test is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_POSTGRES and report.skipped and item.get_closest_marker("postgres") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"postgres test was skipped but SOAR_EXT_REQUIRE_POSTGRES=1: {report.longrepr}"

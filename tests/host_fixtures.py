@@ -1,0 +1,34 @@
+"""Helpers to build a host and a context over a throwaway SQLite database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection
+
+from soar_ext.adapter_registry import AdapterRegistry
+from soar_ext.audit import MemoryAuditSink
+from soar_ext.clock import Clock, beijing_now
+from soar_ext.config import Config
+from soar_ext.context import Operator, SoarContext
+from soar_ext.host import SoarHost
+
+CLERK = Operator(id="u001", name="王经办", roles=frozenset({"clerk"}), district="330106")
+
+
+def make_host(plugins: Iterable[tuple[str, object]], *, modes: dict[str, str] | None = None,
+              strict: bool = False, settings: dict[str, dict[str, object]] | None = None) -> SoarHost:
+    config = Config(plugin_modes=modes or {}, plugin_settings=settings or {}, strict_plugins=strict)
+    return SoarHost(config, plugins=plugins, load_entry_points=False)
+
+
+def make_context(conn: Connection, host: SoarHost, *, operator: Operator = CLERK,
+                 adapters: AdapterRegistry | None = None, clock: Clock = beijing_now) -> SoarContext:
+    return SoarContext(
+        operator=operator,
+        connection=conn,
+        config=host.config,
+        adapters=adapters or AdapterRegistry(host.config),
+        audit=MemoryAuditSink(),
+        clock=clock,
+    )
