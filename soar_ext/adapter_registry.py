@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import threading
 from collections.abc import Coroutine, Mapping
@@ -27,8 +28,9 @@ class AdapterRegistry:
     ``instances`` injects ready clients (tests, SOAR's own wiring).
     """
 
-    def __init__(self, config: Config, *, runner: SyncRunner | None = None,
-                 instances: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, config: Config, *, runner: SyncRunner | None = None, instances: Mapping[str, Any] | None = None
+    ) -> None:
         self.config = config
         self.runner = runner or default_runner()
         self._instances: dict[str, Any] = dict(instances or {})
@@ -72,7 +74,5 @@ class AdapterRegistry:
         for client in clients:
             aclose = getattr(client, "aclose", None)
             if aclose is not None:
-                try:
+                with contextlib.suppress(Exception):  # closing must not fail shutdown
                     self.runner.run(aclose(), timeout=5)
-                except Exception:  # closing must not fail shutdown
-                    pass

@@ -34,8 +34,9 @@ class DatabaseAuditSink:
     transaction; batch jobs give it their own connection and commit per chunk.
     """
 
-    def __init__(self, connection: Connection, *, operator_name: str | None = None,
-                 clock: Callable[[], object] = beijing_now) -> None:
+    def __init__(
+        self, connection: Connection, *, operator_name: str | None = None, clock: Callable[[], object] = beijing_now
+    ) -> None:
         self.connection = connection
         self.operator_name = operator_name
         self.clock = clock
@@ -80,7 +81,7 @@ def record_plugin_decision(
             "plugin": plugin[:60],
             "hook": hook[:60],
             "subject_key": _clip(subject_key, 100),
-            "mode": mode,
+            "run_mode": mode,
             "verdict": verdict,
             "enforced": 1 if enforced else 0,
             "reason": _clip(reason, 1000),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from soar_ext.config import ConfigError, load_config, redact_url
+from soar_ext.db.migrate import LegacySchemaMissing
 from soar_ext.log_masking import install_id_masking
 
 
@@ -28,6 +29,13 @@ def cmd_db_init(args: argparse.Namespace) -> int:
         print("households must be between 1 and 1000000", file=sys.stderr)
         return 2
     engine = make_engine(url)
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        print(
+            "db init builds demo and test databases (SQLite/PostgreSQL) only; "
+            "on SOAR's Oracle database use `soar-ext db upgrade` or the scripts in sql/oracle/.",
+            file=sys.stderr,
+        )
+        return 2
     started = time.perf_counter()
     if args.reset:
         from soar_ext.db.migrate import downgrade
@@ -172,13 +180,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     install_id_masking()
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except LegacySchemaMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

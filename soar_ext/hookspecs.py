@@ -142,7 +142,8 @@ def soar_query_build(ctx: SoarContext, screen: str, query: Select, filters: dict
 def soar_detail_view(ctx: SoarContext, view: DetailView) -> list[Contribution] | None:
     """Contribute buttons and panels to a detail page (e.g. a person's 查看详情).
 
-    Called when SOAR draws the page. Results of all plugins are concatenated. May block: no; a raising plugin is skipped.
+    Called when SOAR draws the page. Results of all plugins are concatenated.
+    May block: no; a raising plugin is skipped.
 
     :param ctx: the call context.
     :param view: which page and which record.

@@ -144,8 +144,12 @@ class SoarHost:
 
     def _impls_of(self, name: str) -> list[pluggy.HookImpl]:
         plugin = self.pm.get_plugin(name)
-        return [impl for caller in self.pm.get_hookcallers(plugin) or [] for impl in caller.get_hookimpls()
-                if impl.plugin_name == name]
+        return [
+            impl
+            for caller in self.pm.get_hookcallers(plugin) or []
+            for impl in caller.get_hookimpls()
+            if impl.plugin_name == name
+        ]
 
     def plugin_infos(self) -> list[PluginInfo]:
         infos = []
@@ -186,8 +190,9 @@ class SoarHost:
             if self.config.trace_hooks:
                 log.debug("%s.%s took %.1f ms", impl.plugin_name, hook_name, (time.perf_counter() - started) * 1000)
 
-    def _each(self, hook_name: str, ctx: SoarContext, *, user_errors_pass: bool = True,
-              **kwargs: Any) -> list[tuple[str, str, Any]]:
+    def _each(
+        self, hook_name: str, ctx: SoarContext, *, user_errors_pass: bool = True, **kwargs: Any
+    ) -> list[tuple[str, str, Any]]:
         """Call every active implementation, isolating failures: [(plugin, mode, result)]."""
         results = []
         for impl, mode in self._active(hook_name):
@@ -250,8 +255,16 @@ class SoarHost:
             if verdict is None:
                 continue
             enforced = mode == "on"
-            self._record(ctx, name, "soar_pre_contract", verdict.subject_key or contract.contract_id,
-                         mode, outcome, enforced, verdict.message)
+            self._record(
+                ctx,
+                name,
+                "soar_pre_contract",
+                verdict.subject_key or contract.contract_id,
+                mode,
+                outcome,
+                enforced,
+                verdict.message,
+            )
             if not enforced:
                 if verdict.message:
                     shadow_notes.append(f"[试运行]{self._label_of(name)}：{verdict.message}")
@@ -272,8 +285,9 @@ class SoarHost:
             needs_recheck=recheck,
         )
 
-    def _fallback(self, name: str, ctx: SoarContext, mode: str, contract: ContractDraft,
-                  error: Exception) -> PreContractVerdict:
+    def _fallback(
+        self, name: str, ctx: SoarContext, mode: str, contract: ContractDraft, error: Exception
+    ) -> PreContractVerdict:
         plugin = self.pm.get_plugin(name)
         fallback: Callable[..., PreContractVerdict] | None = getattr(plugin, "pre_contract_fallback", None)
         if fallback is not None:
@@ -283,12 +297,29 @@ class SoarHost:
                 log.exception("fallback of plugin %s failed too", name)
         return PreContractVerdict(allow=False, message=PLUGIN_FAILED_BLOCK.format(label=self._label_of(name)))
 
-    def _record(self, ctx: SoarContext, plugin: str, hook: str, subject: str | None, mode: str,
-                verdict: str, enforced: bool, reason: str | None) -> None:
+    def _record(
+        self,
+        ctx: SoarContext,
+        plugin: str,
+        hook: str,
+        subject: str | None,
+        mode: str,
+        verdict: str,
+        enforced: bool,
+        reason: str | None,
+    ) -> None:
         try:
             record_plugin_decision(
-                ctx.connection, plugin=plugin, hook=hook, subject_key=subject, mode=mode, verdict=verdict,
-                enforced=enforced, reason=reason, operator_id=ctx.operator.id, at=ctx.now(),
+                ctx.connection,
+                plugin=plugin,
+                hook=hook,
+                subject_key=subject,
+                mode=mode,
+                verdict=verdict,
+                enforced=enforced,
+                reason=reason,
+                operator_id=ctx.operator.id,
+                at=ctx.now(),
             )
         except Exception:
             if self.strict:
@@ -309,8 +340,9 @@ class SoarHost:
         warnings: list[str] = []
         for impl, mode in self._active("soar_query_build"):
             try:
-                result = self._invoke(impl, ctx, mode, "soar_query_build", screen=screen, query=query,
-                                      filters=dict(filters))
+                result = self._invoke(
+                    impl, ctx, mode, "soar_query_build", screen=screen, query=query, filters=dict(filters)
+                )
             except SoarUserError:
                 raise
             except Exception as exc:

@@ -16,14 +16,25 @@ from soar_ext.host import SoarHost
 CLERK = Operator(id="u001", name="王经办", roles=frozenset({"clerk"}), district="330106")
 
 
-def make_host(plugins: Iterable[tuple[str, object]], *, modes: dict[str, str] | None = None,
-              strict: bool = False, settings: dict[str, dict[str, object]] | None = None) -> SoarHost:
+def make_host(
+    plugins: Iterable[tuple[str, object]],
+    *,
+    modes: dict[str, str] | None = None,
+    strict: bool = False,
+    settings: dict[str, dict[str, object]] | None = None,
+) -> SoarHost:
     config = Config(plugin_modes=modes or {}, plugin_settings=settings or {}, strict_plugins=strict)
     return SoarHost(config, plugins=plugins, load_entry_points=False)
 
 
-def make_context(conn: Connection, host: SoarHost, *, operator: Operator = CLERK,
-                 adapters: AdapterRegistry | None = None, clock: Clock = beijing_now) -> SoarContext:
+def make_context(
+    conn: Connection,
+    host: SoarHost,
+    *,
+    operator: Operator = CLERK,
+    adapters: AdapterRegistry | None = None,
+    clock: Clock = beijing_now,
+) -> SoarContext:
     return SoarContext(
         operator=operator,
         connection=conn,

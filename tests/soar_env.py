@@ -38,12 +38,20 @@ class QianjiangSim:
         return self.app.state.sim  # type: ignore[attr-defined]
 
     def client(self, **http: object) -> QianjiangClient:
-        values: dict[str, object] = {"base_url": self.server.base_url, "connect_timeout": 1.0, "read_timeout": 1.0,
-                                     "rate_per_second": 1000.0, "burst": 100, "retry_attempts": 2,
-                                     "retry_initial_delay": 0.01, "retry_max_delay": 0.2}
+        values: dict[str, object] = {
+            "base_url": self.server.base_url,
+            "connect_timeout": 1.0,
+            "read_timeout": 1.0,
+            "rate_per_second": 1000.0,
+            "burst": 100,
+            "retry_attempts": 2,
+            "retry_initial_delay": 0.01,
+            "retry_max_delay": 0.2,
+        }
         values.update(http)
-        settings = QianjiangSettings(http=HttpSettings(**values), app_id=DEFAULT_APP_ID,
-                                     app_secret=Secret(DEFAULT_APP_SECRET))
+        settings = QianjiangSettings(
+            http=HttpSettings(**values), app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET)
+        )
         return QianjiangClient(settings)
 
     def registry(self, config, **http: object) -> AdapterRegistry:  # type: ignore[no-untyped-def]

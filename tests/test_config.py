@@ -23,7 +23,9 @@ def test_defaults_use_the_embedded_sqlite_database() -> None:
 
 
 def test_file_then_environment(tmp_path: Path) -> None:
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 [database]
 url = "postgresql://soar@db/soar"
 [plugins.modes]
@@ -33,8 +35,11 @@ threshold = 720
 [adapters.qianjiang]
 base_url = "https://qjf.example"
 app_id = "from-file"
-""")
-    config = load_config(path, env={"SOAR_EXT_QIANJIANG_APP_ID": "from-env", "SOAR_EXT_PLUGIN_EXCHANGE_INSPECTION": "off"})
+""",
+    )
+    config = load_config(
+        path, env={"SOAR_EXT_QIANJIANG_APP_ID": "from-env", "SOAR_EXT_PLUGIN_EXCHANGE_INSPECTION": "off"}
+    )
     assert config.database_url == "postgresql://soar@db/soar"
     assert config.mode_of("deposit_waiver") == "shadow"
     assert config.mode_of("exchange_inspection") == "off"

@@ -42,11 +42,13 @@ def _reset_sim(sim):
     sim.state.reset()
 
 
-def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, mode="on", http=None,
-        settings=None):
+def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, mode="on", http=None, settings=None):
     """Create a family + draft contract, set simulator scores, run pre-contract through the host."""
-    host = make_host([("deposit_waiver", deposit_waiver)], modes={"deposit_waiver": mode},
-                     settings={"deposit_waiver": settings or {}})
+    host = make_host(
+        [("deposit_waiver", deposit_waiver)],
+        modes={"deposit_waiver": mode},
+        settings={"deposit_waiver": settings or {}},
+    )
     with engine.begin() as conn:
         family_id, people = add_family(conn, family_members)
         for (_pid, idn), score in zip(people, scores, strict=True):
@@ -54,8 +56,9 @@ def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, 
                 sim.state.set_score(idn, score)
         htid = add_contract(conn, family_id, contract_type)
         ctx = make_context(conn, host, adapters=sim.registry(host.config, **(http or {})), clock=lambda: NOW)
-        draft = ContractDraft(contract_id=htid, contract_type=contract_type, family_id=family_id,
-                              deposit=Decimal("2400.00"))
+        draft = ContractDraft(
+            contract_id=htid, contract_type=contract_type, family_id=family_id, deposit=Decimal("2400.00")
+        )
         decision = host.pre_contract(ctx, draft)
         audit = list(ctx.audit.events)
     with engine.connect() as conn:
@@ -65,8 +68,12 @@ def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, 
 
 
 def couple(n: int = 2):
-    people = [("张伟", Relation.SELF, ADULT), ("李娜", Relation.SPOUSE, dt.date(1987, 8, 9)),
-              ("张小明", Relation.CHILD, dt.date(2008, 1, 1)), ("张建国", Relation.PARENT, dt.date(1955, 2, 2))]
+    people = [
+        ("张伟", Relation.SELF, ADULT),
+        ("李娜", Relation.SPOUSE, dt.date(1987, 8, 9)),
+        ("张小明", Relation.CHILD, dt.date(2008, 1, 1)),
+        ("张建国", Relation.PARENT, dt.date(1955, 2, 2)),
+    ]
     return people[:n]
 
 
@@ -87,7 +94,7 @@ def test_exactly_700_is_not_enough(engine, sim) -> None:
 
 
 def test_one_member_above_700_is_enough(engine, sim) -> None:
-    decision, contract, stored, _ = run(engine, sim, couple(2), [520, 735])
+    _decision, contract, stored, _ = run(engine, sim, couple(2), [520, 735])
     assert contract["yj"] == Decimal("0")
     members = json.loads(stored[0]["members"])
     assert [m["score"] for m in members] == [520, 735]
@@ -102,7 +109,7 @@ def test_no_member_with_a_score_is_not_waived(engine, sim) -> None:
 
 
 def test_minors_are_not_asked(engine, sim) -> None:
-    decision, _contract, stored, audit = run(engine, sim, couple(3), [600, 650, 900])
+    _decision, _contract, stored, audit = run(engine, sim, couple(3), [600, 650, 900])
     members = json.loads(stored[0]["members"])
     assert members[2]["status"] == "minor" and members[2]["score"] is None
     assert stored[0]["decision"] == "required"
@@ -125,7 +132,7 @@ def test_shadow_mode_records_but_leaves_the_deposit(engine, sim) -> None:
     decision, contract, stored, _ = run(engine, sim, couple(1), [800], mode="shadow")
     assert decision.deposit is None and decision.allowed
     assert contract["yj"] == Decimal("2400.00") and contract["yjjmbz"] == 0
-    assert stored[0]["decision"] == "waived" and stored[0]["mode"] == "shadow" and stored[0]["enforced"] == 0
+    assert stored[0]["decision"] == "waived" and stored[0]["run_mode"] == "shadow" and stored[0]["enforced"] == 0
     assert decision.shadow_notes
 
 
@@ -141,8 +148,9 @@ def test_upstream_down_keeps_deposit_flags_recheck_and_never_blocks(engine, sim)
 def test_slow_upstream_is_cut_at_the_time_budget(engine, sim) -> None:
     sim.state.plan.set("latency", latency_ms=3000)
     started = time.perf_counter()
-    decision, contract, stored, _ = run(engine, sim, couple(1), [800], http={"read_timeout": 5.0},
-                                        settings={"time_budget_seconds": 0.5})
+    decision, contract, stored, _ = run(
+        engine, sim, couple(1), [800], http={"read_timeout": 5.0}, settings={"time_budget_seconds": 0.5}
+    )
     elapsed = time.perf_counter() - started
     assert elapsed < 2.5
     assert decision.allowed and decision.needs_recheck and stored[0]["needs_recheck"] == 1
@@ -178,7 +186,8 @@ def test_invalid_member_id_is_skipped_and_listed(engine, sim) -> None:
         htid = add_contract(conn, family_id, ContractType.NEW)
         decision = host.pre_contract(
             make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id))
+            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
+        )
     assert decision.deposit == Decimal("0")
     with engine.connect() as conn:
         members = json.loads(conn.execute(select(deposit_decisions.c.members)).scalar_one())
@@ -193,15 +202,18 @@ def test_household_without_members_is_required_and_flagged(engine, sim) -> None:
         htid = add_contract(conn, family_id, ContractType.NEW)
         decision = host.pre_contract(
             make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id))
+            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
+        )
     assert decision.allowed and decision.needs_recheck and "未找到该家庭的成员" in decision.messages[0]
 
 
 def test_unknown_contract_type_is_a_clear_error(engine, sim) -> None:
     host = make_host([("deposit_waiver", deposit_waiver)])
     with engine.begin() as conn:
-        decision = host.pre_contract(make_context(conn, host, adapters=sim.registry(host.config)),
-                                     ContractDraft(contract_id="X", contract_type="07", family_id="JT"))
+        decision = host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config)),
+            ContractDraft(contract_id="X", contract_type="07", family_id="JT"),
+        )
     assert not decision.allowed and "未知的配租类型代码「07」" in decision.messages[0]
 
 

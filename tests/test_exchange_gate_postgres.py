@@ -29,21 +29,32 @@ def engine(pg_url):
 
 
 def attempt_signing(engine, host, pairing_id: str, family_id: str, barrier: threading.Barrier) -> bool:
-    """One clerk's signing: draft row, pre-contract, sign only if allowed; returns whether it signed."""
+    """One clerk's signing: draft row, pre-contract, sign only if allowed; returns whether it signed.
+
+    The draft row references the pairing (a foreign key, so PostgreSQL takes a key-share lock on
+    it) in the same transaction as the gate's row lock, as SOAR does.
+    """
     with engine.begin() as conn:
         htid = add_contract(conn, family_id, ContractType.EXCHANGE, pairing_id=pairing_id)
         barrier.wait(timeout=10)
         decision = host.pre_contract(
             make_context(conn, host, clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.EXCHANGE, family_id=family_id,
-                          exchange_pairing_id=pairing_id))
+            ContractDraft(
+                contract_id=htid,
+                contract_type=ContractType.EXCHANGE,
+                family_id=family_id,
+                exchange_pairing_id=pairing_id,
+            ),
+        )
         if decision.allowed:
             conn.execute(update(contracts).where(contracts.c.htid == htid).values(htzt=ContractStatus.SIGNED))
+        else:
+            assert "验房" in decision.messages[0] and "出错" not in decision.messages[0], decision.messages
         return decision.allowed
 
 
 def test_concurrent_signing_attempts_on_uninspected_pairing_are_all_blocked(engine) -> None:
-    host = make_host([("exchange_inspection", exchange_inspection)])
+    host = make_host([("exchange_inspection", exchange_inspection)], strict=True)
     with engine.begin() as conn:
         pdid, fam = add_pairing(conn, inspection=InspectionStatus.PENDING)
     workers = 12
@@ -52,8 +63,11 @@ def test_concurrent_signing_attempts_on_uninspected_pairing_are_all_blocked(engi
         results = list(pool.map(lambda _: attempt_signing(engine, host, pdid, fam, barrier), range(workers)))
     assert results == [False] * workers
     with engine.connect() as conn:
-        signed = conn.execute(select(func.count()).select_from(contracts)
-                              .where(contracts.c.hfpdid == pdid, contracts.c.htzt == ContractStatus.SIGNED)).scalar()
+        signed = conn.execute(
+            select(func.count())
+            .select_from(contracts)
+            .where(contracts.c.hfpdid == pdid, contracts.c.htzt == ContractStatus.SIGNED)
+        ).scalar()
     assert signed == 0
 
 
@@ -66,15 +80,17 @@ def test_revoking_an_inspection_waits_for_a_signing_in_progress(engine) -> None:
 
     def revoke() -> None:
         with engine.begin() as conn:
-            conn.execute(update(inspections).where(inspections.c.pdid == pdid)
-                         .values(yfzt=InspectionStatus.FAILED))
+            conn.execute(update(inspections).where(inspections.c.pdid == pdid).values(yfzt=InspectionStatus.FAILED))
         revoked.set()
 
     with engine.begin() as conn:
         htid = add_contract(conn, fam, ContractType.EXCHANGE, pairing_id=pdid)
-        decision = host.pre_contract(make_context(conn, host, clock=lambda: NOW),
-                                     ContractDraft(contract_id=htid, contract_type=ContractType.EXCHANGE,
-                                                   family_id=fam, exchange_pairing_id=pdid))
+        decision = host.pre_contract(
+            make_context(conn, host, clock=lambda: NOW),
+            ContractDraft(
+                contract_id=htid, contract_type=ContractType.EXCHANGE, family_id=fam, exchange_pairing_id=pdid
+            ),
+        )
         assert decision.allowed
         thread = threading.Thread(target=revoke)
         thread.start()

@@ -39,8 +39,13 @@ def sign(engine, host, pairing_id: str, family_id: str):
         htid = add_contract(conn, family_id, ContractType.EXCHANGE, pairing_id=pairing_id)
         return host.pre_contract(
             make_context(conn, host, clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.EXCHANGE, family_id=family_id,
-                          exchange_pairing_id=pairing_id))
+            ContractDraft(
+                contract_id=htid,
+                contract_type=ContractType.EXCHANGE,
+                family_id=family_id,
+                exchange_pairing_id=pairing_id,
+            ),
+        )
 
 
 def test_exchange_without_inspection_cannot_sign_contract(engine, host) -> None:
@@ -92,8 +97,9 @@ def test_other_contract_types_are_not_gated(engine, host) -> None:
     with engine.begin() as conn:
         _pdid, fam = add_pairing(conn)
         htid = add_contract(conn, fam, ContractType.NEW)
-        decision = host.pre_contract(make_context(conn, host),
-                                     ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=fam))
+        decision = host.pre_contract(
+            make_context(conn, host), ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=fam)
+        )
     assert decision.allowed and decision.messages == ()
 
 
@@ -108,8 +114,12 @@ def test_shadow_gate_records_but_lets_contract_through(engine) -> None:
 def confirm(engine, host, pairing_id, result=InspectionStatus.PASSED, remarks="房屋完好", operator=INSPECTOR):
     with engine.begin() as conn:
         ctx = make_context(conn, host, operator=operator, clock=lambda: NOW)
-        return host.action(ctx, ActionRequest(key=exchange_inspection.ACTION_CONFIRM, target=pairing_id,
-                                              params={"result": result, "remarks": remarks}))
+        return host.action(
+            ctx,
+            ActionRequest(
+                key=exchange_inspection.ACTION_CONFIRM, target=pairing_id, params={"result": result, "remarks": remarks}
+            ),
+        )
 
 
 def test_confirmation_records_result_inspector_and_time_then_unblocks(engine, host) -> None:
@@ -208,21 +218,28 @@ def test_business_query_columns_and_filters(engine, host) -> None:
         assert set(rows(inspection_status="01", contract_signed="0")) == set()
 
 
-@pytest.mark.parametrize(("key", "value"), [("inspection_status", "99"), ("contract_signed", "yes"),
-                                             ("inspection_status", 1)])
+@pytest.mark.parametrize(
+    ("key", "value"), [("inspection_status", "99"), ("contract_signed", "yes"), ("inspection_status", 1)]
+)
 def test_filter_values_outside_their_sets_are_rejected(engine, host, key, value) -> None:
-    with engine.begin() as conn:
-        with pytest.raises(InvalidInput, match="取值") as info:
-            host.query_build(make_context(conn, host), exchange_inspection.SCREEN_BUSINESS,
-                             select(exchange_pairings.c.pdid), {key: value})
+    with engine.begin() as conn, pytest.raises(InvalidInput, match="取值") as info:
+        host.query_build(
+            make_context(conn, host),
+            exchange_inspection.SCREEN_BUSINESS,
+            select(exchange_pairings.c.pdid),
+            {key: value},
+        )
     assert "可选" in str(info.value)
 
 
 def brute_force(conn) -> dict[str, tuple[str, str]]:
     """Status and signed flag per pairing, computed in Python from whole tables."""
     insp = {r.pdid: r.yfzt for r in conn.execute(select(inspections.c.pdid, inspections.c.yfzt))}
-    signed = {r.hfpdid for r in conn.execute(select(contracts.c.hfpdid, contracts.c.htzt, contracts.c.pzlx))
-              if r.hfpdid and r.htzt == ContractStatus.SIGNED and r.pzlx == ContractType.EXCHANGE}
+    signed = {
+        r.hfpdid
+        for r in conn.execute(select(contracts.c.hfpdid, contracts.c.htzt, contracts.c.pzlx))
+        if r.hfpdid and r.htzt == ContractStatus.SIGNED and r.pzlx == ContractType.EXCHANGE
+    }
     out = {}
     for r in conn.execute(select(exchange_pairings.c.pdid, exchange_pairings.c.hflx)):
         status = "NA" if r.hflx == ExchangeKind.UNALLOCATED else insp.get(r.pdid, "00")
@@ -242,11 +259,16 @@ def test_filters_equal_a_brute_force_count_over_seeded_data(tmp_path: Path, host
         for status in exchange_inspection.STATUS_CHOICES:
             for signed in (None, "1", "0"):
                 filters = {"inspection_status": status, "contract_signed": signed}
-                built = host.query_build(ctx, exchange_inspection.SCREEN_BUSINESS,
-                                         select(func.count().label("n")).select_from(exchange_pairings), filters)
+                built = host.query_build(
+                    ctx,
+                    exchange_inspection.SCREEN_BUSINESS,
+                    select(func.count().label("n")).select_from(exchange_pairings),
+                    filters,
+                )
                 # a count() query cannot take extra columns: count over the amended select instead
-                stmt = host.query_build(ctx, exchange_inspection.SCREEN_BUSINESS,
-                                        select(exchange_pairings.c.pdid), filters).statement
+                stmt = host.query_build(
+                    ctx, exchange_inspection.SCREEN_BUSINESS, select(exchange_pairings.c.pdid), filters
+                ).statement
                 got = conn.execute(select(func.count()).select_from(stmt.subquery())).scalar()
                 expected = sum(1 for s, g in truth.values() if s == status and (signed is None or g == signed))
                 assert got == expected, (status, signed)

@@ -163,7 +163,7 @@ def test_shadow_mode_records_without_enforcing(conn) -> None:
     assert decision.messages == ()
     assert any("验房尚未确认" in n and "试运行" in n for n in decision.shadow_notes)
     rows = conn.execute(select(plugin_decisions).order_by(plugin_decisions.c.plugin)).mappings().all()
-    assert [(r["plugin"], r["mode"], r["verdict"], r["enforced"]) for r in rows] == [
+    assert [(r["plugin"], r["run_mode"], r["verdict"], r["enforced"]) for r in rows] == [
         ("gate", "shadow", "block", 0),
         ("waiver", "shadow", "allow", 0),
     ]
@@ -240,14 +240,16 @@ def broken_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     (dist / "entry_points.txt").write_text(
         "[soar]\nzz_broken = soar_ext_missing_module_xyz\nzz_working = soar_ext_demo_working\n"
     )
-    (site / "soar_ext_demo_working.py").write_text(textwrap.dedent("""
+    (site / "soar_ext_demo_working.py").write_text(
+        textwrap.dedent("""
         from soar_ext import hookimpl
         PLUGIN_LABEL = "演示插件"
 
         @hookimpl
         def soar_startup(ctx):
             return None
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(site))
     yield site
     sys.modules.pop("soar_ext_demo_working", None)

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table
 
-from soar_ext.db.ddl import LEGACY_DDL_PATH, REGENERATE_COMMAND, render_legacy_oracle_ddl, render_oracle_ddl
+from soar_ext.db.ddl import (
+    LEGACY_DDL_PATH,
+    REGENERATE_COMMAND,
+    main,
+    render_legacy_oracle_ddl,
+    render_oracle_ddl,
+    write_legacy_ddl,
+)
 from soar_ext.db.legacy import legacy_metadata
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +72,12 @@ def test_committed_ddl_is_current(ddl: str) -> None:
     assert ddl == render_legacy_oracle_ddl(), (
         f"{LEGACY_DDL_PATH} is out of date with soar_ext/db/legacy.py; regenerate it with: {REGENERATE_COMMAND}"
     )
+
+
+def test_write_legacy_ddl_and_module_entry_point_write_the_same_utf8_file(tmp_path: Path, ddl: str) -> None:
+    assert write_legacy_ddl(tmp_path / "a.sql").read_bytes() == ddl.encode("utf-8")
+    assert main([str(tmp_path / "sub" / "b.sql")]) == 0
+    assert (tmp_path / "sub" / "b.sql").read_bytes() == ddl.encode("utf-8")
 
 
 def test_ddl_header_says_assumed_schema_for_test_instances_only(ddl: str) -> None:

@@ -70,10 +70,17 @@ def test_exchange_gate_and_business_query_on_oracle(engine: Engine) -> None:
     with engine.begin() as conn:
         pdid, fam = add_pairing(conn, inspection=InspectionStatus.PENDING)
         htid = add_contract(conn, fam, ContractType.EXCHANGE, pairing_id=pdid)
-        decision = host.pre_contract(make_context(conn, host, clock=lambda: now),
-                                     ContractDraft(contract_id=htid, contract_type=ContractType.EXCHANGE,
-                                                   family_id=fam, exchange_pairing_id=pdid))
+        decision = host.pre_contract(
+            make_context(conn, host, clock=lambda: now),
+            ContractDraft(
+                contract_id=htid, contract_type=ContractType.EXCHANGE, family_id=fam, exchange_pairing_id=pdid
+            ),
+        )
         assert not decision.allowed
-        stmt = host.query_build(make_context(conn, host), exchange_inspection.SCREEN_BUSINESS,
-                                select(exchange_pairings.c.pdid), {"inspection_status": "00"}).statement
+        stmt = host.query_build(
+            make_context(conn, host),
+            exchange_inspection.SCREEN_BUSINESS,
+            select(exchange_pairings.c.pdid),
+            {"inspection_status": "00"},
+        ).statement
         assert conn.execute(select(func.count()).select_from(stmt.subquery())).scalar() >= 1

@@ -6,8 +6,10 @@ import datetime as dt
 import random
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import Engine, String, func, select
@@ -29,12 +31,28 @@ from soar_ext.db.codes import (
 from soar_ext.db.engine import make_engine
 from soar_ext.db.legacy import LEGACY_TABLES, legacy_metadata
 from soar_ext.idnumber import age_on, birth_date, is_valid_id_number
-from soar_ext.synthetic import BASE_DATE, DatabaseNotEmpty, build_dataset, make_id_number, populate
+from soar_ext.synthetic import (
+    BASE_DATE,
+    DatabaseNotEmpty,
+    GenerationSummary,
+    LegacyTablesMissing,
+    build_dataset,
+    make_id_number,
+    populate,
+)
 from soar_ext.synthetic.ids import OTHER_AREAS
 from soar_ext.synthetic.vocabulary import surname
 
 HOUSEHOLDS = 1000
 SEED = 20190601
+
+Data = dict[str, list[dict[str, Any]]]
+
+
+class Populated(NamedTuple):
+    engine: Engine
+    summary: GenerationSummary
+    data: Data
 
 
 def _sqlite(path: Path) -> Engine:
@@ -43,7 +61,7 @@ def _sqlite(path: Path) -> Engine:
     return engine
 
 
-def dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
+def dump(engine: Engine) -> Data:
     """Every legacy table's rows as dicts, ordered by primary key."""
     out = {}
     with engine.connect() as conn:
@@ -54,26 +72,26 @@ def dump(engine: Engine) -> dict[str, list[dict[str, object]]]:
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, object, dict[str, list[dict[str, object]]]]:
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
     engine = _sqlite(tmp_path_factory.mktemp("synthetic") / "soar.db")
     summary = populate(engine, households=HOUSEHOLDS, seed=SEED)
-    yield engine, summary, dump(engine)
+    yield Populated(engine, summary, dump(engine))
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def data(db) -> dict[str, list[dict[str, object]]]:  # type: ignore[no-untyped-def]
-    return db[2]
+def data(db: Populated) -> Data:
+    return db.data
 
 
-def by(rows: list[dict[str, object]], key: str) -> dict[object, dict[str, object]]:
+def by(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     return {row[key]: row for row in rows}
 
 
 # -- determinism and summary -----------------------------------------------------------
 
 
-def test_same_seed_gives_identical_rows(tmp_path: Path, data) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_gives_identical_rows(tmp_path: Path, data: Data) -> None:
     engine = _sqlite(tmp_path / "twin.db")
     populate(engine, households=HOUSEHOLDS, seed=SEED)
     assert dump(engine) == data
@@ -91,8 +109,8 @@ def test_different_seed_gives_different_rows(tmp_path: Path) -> None:
     engine_b.dispose()
 
 
-def test_summary_counts_match_the_database_and_read_in_chinese(db) -> None:  # type: ignore[no-untyped-def]
-    engine, summary, data = db
+def test_summary_counts_match_the_database_and_read_in_chinese(db: Populated) -> None:
+    summary, data = db.summary, db.data
     assert summary.households == HOUSEHOLDS and summary.seed == SEED
     assert set(summary.row_counts) == {t.name for t in LEGACY_TABLES}
     assert summary.row_counts == {name: len(rows) for name, rows in data.items()}
@@ -104,10 +122,17 @@ def test_summary_counts_match_the_database_and_read_in_chinese(db) -> None:  # t
     assert lines[-1].startswith("合计")
 
 
-def test_refuses_to_write_into_tables_that_have_rows(db) -> None:  # type: ignore[no-untyped-def]
-    engine = db[0]
+def test_refuses_to_write_into_tables_that_have_rows(db: Populated) -> None:
+    engine = db.engine
     with pytest.raises(DatabaseNotEmpty, match="已有数据"):
         populate(engine, households=5)
+
+
+def test_refuses_a_database_without_the_legacy_tables(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(LegacyTablesMissing, match="tpg_ryxx"):
+        populate(engine, households=5)
+    engine.dispose()
 
 
 def test_row_counts_scale_with_households() -> None:
@@ -121,7 +146,7 @@ def test_row_counts_scale_with_households() -> None:
 # -- people and families ---------------------------------------------------------------
 
 
-def test_id_numbers_are_valid_unique_and_agree_with_birth_date_and_gender(data) -> None:  # type: ignore[no-untyped-def]
+def test_id_numbers_are_valid_unique_and_agree_with_birth_date_and_gender(data: Data) -> None:
     persons = data["tpg_ryxx"]
     numbers = [p["sfzh"] for p in persons]
     assert len(numbers) == len(set(numbers))
@@ -133,7 +158,7 @@ def test_id_numbers_are_valid_unique_and_agree_with_birth_date_and_gender(data) 
         assert int(number[16]) % 2 == (1 if person["xb"] == Gender.MALE else 0)
 
 
-def test_id_area_codes_are_hangzhou_districts_or_real_other_origins(data) -> None:  # type: ignore[no-untyped-def]
+def test_id_area_codes_are_hangzhou_districts_or_real_other_origins(data: Data) -> None:
     areas = Counter(p["sfzh"][:6] for p in data["tpg_ryxx"])
     assert set(areas) <= set(DISTRICTS) | set(OTHER_AREAS)
     hangzhou = sum(n for code, n in areas.items() if code in DISTRICTS)
@@ -145,7 +170,7 @@ def test_id_area_codes_are_hangzhou_districts_or_real_other_origins(data) -> Non
             assert person["csrq"].year >= 2021
 
 
-def test_persons_have_chinese_names_phones_and_hangzhou_addresses(data) -> None:  # type: ignore[no-untyped-def]
+def test_persons_have_chinese_names_phones_and_hangzhou_addresses(data: Data) -> None:
     persons = data["tpg_ryxx"]
     for person in persons:
         assert re.fullmatch(r"[\u4e00-\u9fff]{2,4}", person["xm"]), person["xm"]
@@ -165,7 +190,7 @@ def test_surnames_include_a_few_two_character_ones() -> None:
     assert {"欧阳", "司马"} <= set(drawn)
 
 
-def test_every_family_has_exactly_one_main_applicant(data) -> None:  # type: ignore[no-untyped-def]
+def test_every_family_has_exactly_one_main_applicant(data: Data) -> None:
     members = defaultdict(list)
     for link in data["tpg_rygx"]:
         members[link["jtid"]].append(link)
@@ -184,7 +209,7 @@ def test_every_family_has_exactly_one_main_applicant(data) -> None:  # type: ign
     assert len(data["tpg_rygx"]) == len(data["tpg_ryxx"])  # every person belongs to exactly one family
 
 
-def test_relations_have_plausible_ages(data) -> None:  # type: ignore[no-untyped-def]
+def test_relations_have_plausible_ages(data: Data) -> None:
     persons = by(data["tpg_ryxx"], "ryid")
     age = {ryid: age_on(p["sfzh"], BASE_DATE) for ryid, p in persons.items()}
     applicant_of = {f["jtid"]: f["sqrid"] for f in data["tpg_jtxx"]}
@@ -213,7 +238,7 @@ def test_relations_have_plausible_ages(data) -> None:  # type: ignore[no-untyped
 # -- applications and lottery ----------------------------------------------------------
 
 
-def test_applications_cover_both_guarantee_types_and_completed_ones_have_dates(data) -> None:  # type: ignore[no-untyped-def]
+def test_applications_cover_both_guarantee_types_and_completed_ones_have_dates(data: Data) -> None:
     apps = data["tpg_gzfsqspb"]
     assert len(apps) == HOUSEHOLDS
     low_rent = sum(a["bzlx"] == GuaranteeType.LOW_RENT for a in apps) / len(apps)
@@ -234,7 +259,7 @@ def test_applications_cover_both_guarantee_types_and_completed_ones_have_dates(d
             assert app["sqrq"] < app["bjrq"] <= BASE_DATE
 
 
-def test_lottery_results_belong_to_qualified_applications_and_number_each_period(data) -> None:  # type: ignore[no-untyped-def]
+def test_lottery_results_belong_to_qualified_applications_and_number_each_period(data: Data) -> None:
     apps = by(data["tpg_gzfsqspb"], "sqid")
     periods = defaultdict(list)
     for result in data["tpg_yhjg"]:
@@ -253,12 +278,10 @@ def test_lottery_results_belong_to_qualified_applications_and_number_each_period
 # -- houses, allocation, contracts -----------------------------------------------------
 
 
-def test_houses_outnumber_let_contracts_and_statuses_follow_the_leases(data) -> None:  # type: ignore[no-untyped-def]
+def test_houses_outnumber_let_contracts_and_statuses_follow_the_leases(data: Data) -> None:
     houses = data["tpg_fyxx"]
     in_force = [
-        c
-        for c in data["tpg_zlht"]
-        if c["htzt"] == ContractStatus.SIGNED and c["htksrq"] <= BASE_DATE <= c["htjsrq"]
+        c for c in data["tpg_zlht"] if c["htzt"] == ContractStatus.SIGNED and c["htksrq"] <= BASE_DATE <= c["htjsrq"]
     ]
     let = {c["fyid"] for c in in_force}
     assert len(let) == len(in_force), "one lease in force per house"
@@ -271,7 +294,7 @@ def test_houses_outnumber_let_contracts_and_statuses_follow_the_leases(data) -> 
     assert len({(h["xmid"], h["lh"], h["dy"], h["fh"]) for h in houses}) == len(houses)
 
 
-def test_allocation_batches_of_both_kinds_hold_houses_and_applicants(data) -> None:  # type: ignore[no-untyped-def]
+def test_allocation_batches_of_both_kinds_hold_houses_and_applicants(data: Data) -> None:
     batches = data["tpg_hbpc"]
     assert {b["hblx"] for b in batches} == {"01", "02"}
     for batch in batches:
@@ -285,7 +308,7 @@ def test_allocation_batches_of_both_kinds_hold_houses_and_applicants(data) -> No
     assert {a["bzlx"] for a in chosen} == {GuaranteeType.PUBLIC_RENTAL, GuaranteeType.LOW_RENT}
 
 
-def test_contracts_have_deposits_drafts_and_every_kind(data) -> None:  # type: ignore[no-untyped-def]
+def test_contracts_have_deposits_drafts_and_every_kind(data: Data) -> None:
     contracts = data["tpg_zlht"]
     kinds = Counter((c["pzlx"], c["htzt"]) for c in contracts)
     for pzlx in (ContractType.NEW, ContractType.RENEWAL, ContractType.EXCHANGE):
@@ -310,7 +333,7 @@ def test_contracts_have_deposits_drafts_and_every_kind(data) -> None:  # type: i
 # -- exchange pairings and inspections -------------------------------------------------
 
 
-def test_exchange_pairings_involve_about_fifteen_percent_of_families(data) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_pairings_involve_about_fifteen_percent_of_families(data: Data) -> None:
     pairings = data["tpg_hfpd"]
     involved = {p["sqfjtid"] for p in pairings} | {p["dfjtid"] for p in pairings if p["dfjtid"]}
     assert 0.10 <= len(involved) / HOUSEHOLDS <= 0.20
@@ -326,7 +349,7 @@ def test_exchange_pairings_involve_about_fifteen_percent_of_families(data) -> No
     assert len({p["pdbh"] for p in pairings}) == len(pairings)
 
 
-def test_only_matched_allocated_pairings_have_inspections(data) -> None:  # type: ignore[no-untyped-def]
+def test_only_matched_allocated_pairings_have_inspections(data: Data) -> None:
     pairings = by(data["tpg_hfpd"], "pdid")
     inspected = by(data["tpg_hfyf"], "pdid")
     for pdid, pairing in pairings.items():
@@ -344,7 +367,7 @@ def test_only_matched_allocated_pairings_have_inspections(data) -> None:  # type
             assert inspection["yfqrsj"] > pairings[inspection["pdid"]]["pdcgsj"]
 
 
-def test_exchange_contracts_give_the_inspection_gate_something_to_block_and_allow(data) -> None:  # type: ignore[no-untyped-def]
+def test_exchange_contracts_give_the_inspection_gate_something_to_block_and_allow(data: Data) -> None:
     pairings = by(data["tpg_hfpd"], "pdid")
     inspected = by(data["tpg_hfyf"], "pdid")
     blocked = allowed = signed_after_inspection = 0
@@ -370,7 +393,7 @@ def test_exchange_contracts_give_the_inspection_gate_something_to_block_and_allo
 # -- co-construction and surveying -----------------------------------------------------
 
 
-def test_coconstruction_projects_carry_the_survey_catalog_names(data) -> None:  # type: ignore[no-untyped-def]
+def test_coconstruction_projects_carry_the_survey_catalog_names(data: Data) -> None:
     projects = {(p["xmbh"], p["xmmc"]) for p in data["tpg_pjxm"]}
     catalog = survey_catalog()
     assert set(catalog) <= projects
@@ -388,8 +411,8 @@ def test_coconstruction_projects_carry_the_survey_catalog_names(data) -> None:  
 # -- Oracle portability of the values ------------------------------------------------------
 
 
-def test_no_empty_strings_and_every_text_fits_its_column_in_bytes(db) -> None:  # type: ignore[no-untyped-def]
-    engine, _, data = db
+def test_no_empty_strings_and_every_text_fits_its_column_in_bytes(db: Populated) -> None:
+    engine, data = db.engine, db.data
     with engine.connect() as conn:
         for table in LEGACY_TABLES:
             for column in table.columns:
@@ -397,7 +420,9 @@ def test_no_empty_strings_and_every_text_fits_its_column_in_bytes(db) -> None:  
                     continue
                 empty = conn.execute(select(func.count()).where(column == "")).scalar_one()
                 assert empty == 0, f"{table.name}.{column.name} holds ''"
-                longest = max((len(str(r[column.name]).encode()) for r in data[table.name] if r[column.name]), default=0)
+                longest = max(
+                    (len(str(r[column.name]).encode()) for r in data[table.name] if r[column.name]), default=0
+                )
                 assert longest <= column.type.length, f"{table.name}.{column.name}"
 
 

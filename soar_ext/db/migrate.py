@@ -29,10 +29,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, inspect
 
 from soar_ext.db.engine import make_engine
-from soar_ext.db.extension import VERSION_TABLE
+from soar_ext.db.extension import LEGACY_INDEXES, VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 ORACLE_SCRIPTS_DIR = Path("sql") / "oracle"
@@ -79,10 +79,27 @@ def _run(url: str | Engine, revision: str, direction: str) -> list[str]:
     with _engine(url) as engine, engine.begin() as connection:
         cfg.attributes["connection"] = connection
         if direction == "upgrade":
+            _require_legacy_tables(connection)
             command.upgrade(cfg, revision)
         else:
             command.downgrade(cfg, revision)
     return applied
+
+
+class LegacySchemaMissing(RuntimeError):
+    """The database lacks SOAR tables that soar-ext's migrations extend."""
+
+
+def _require_legacy_tables(connection: Connection) -> None:
+    needed = sorted({table.name for _name, table, _cols in LEGACY_INDEXES})
+    present = set(inspect(connection).get_table_names())
+    missing = [name for name in needed if name not in present and name.upper() not in present]
+    if missing:
+        raise LegacySchemaMissing(
+            "this database lacks SOAR tables soar-ext extends: "
+            + ", ".join(missing)
+            + " (for a demo or test database run `soar-ext db init`)"
+        )
 
 
 def upgrade(url: str | Engine, revision: str = "head") -> list[str]:

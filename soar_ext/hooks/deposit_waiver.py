@@ -58,9 +58,14 @@ class MemberScore:
     note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        data = {"person_id": self.person_id, "id": self.id_masked, "name": self.name_masked,
-                "relation": Relation.LABELS.get(self.relation, self.relation), "status": self.status,
-                "score": self.score}
+        data = {
+            "person_id": self.person_id,
+            "id": self.id_masked,
+            "name": self.name_masked,
+            "relation": Relation.LABELS.get(self.relation, self.relation),
+            "status": self.status,
+            "score": self.score,
+        }
         if self.note:
             data["note"] = self.note
         return data
@@ -104,8 +109,9 @@ def _auth_ref(contract: ContractDraft) -> str:
     return f"SOAR-{contract.application_id or contract.family_id}"
 
 
-async def _fetch_scores(client: Any, wanted: list[tuple[MemberScore, str, str]], auth_ref: str,
-                        budget: float) -> list[Any]:
+async def _fetch_scores(
+    client: Any, wanted: list[tuple[MemberScore, str, str]], auth_ref: str, budget: float
+) -> list[Any]:
     async def one(id_number: str, name: str) -> Any:
         try:
             return await client.score(id_number, name, auth_ref)
@@ -127,26 +133,35 @@ def decide(members: list[MemberScore], threshold: int) -> Decision:
     if max_score is not None and max_score > threshold:
         return Decision(True, False, max_score, f"家庭成员钱江分最高{max_score}分，高于{threshold}分，押金予以减免。")
     if failed:
-        return Decision(False, True, max_score,
-                        f"钱江分服务暂时无法查询（{len(failed)}名成员未取得评分），本次按应缴押金办理，"
-                        "系统已标记待复核，复核通过后可退还押金。")
+        return Decision(
+            False,
+            True,
+            max_score,
+            f"钱江分服务暂时无法查询（{len(failed)}名成员未取得评分），本次按应缴押金办理，"
+            "系统已标记待复核，复核通过后可退还押金。",
+        )
     if not members or all(m.status in ("invalid_id", "minor") for m in members):
         return Decision(False, False, None, "家庭无可查询钱江分的成年成员，押金照常缴纳。")
     if max_score is None:
         return Decision(False, False, None, "家庭成员均无钱江分记录，押金照常缴纳。")
-    return Decision(False, False, max_score,
-                    f"家庭成员钱江分最高{max_score}分，未高于{threshold}分，押金照常缴纳。")
+    return Decision(False, False, max_score, f"家庭成员钱江分最高{max_score}分，未高于{threshold}分，押金照常缴纳。")
 
 
-def _collect_members(ctx: SoarContext, contract: ContractDraft, rows: list[dict[str, Any]]
-                     ) -> tuple[list[MemberScore], list[tuple[MemberScore, str, str]]]:
+def _collect_members(
+    ctx: SoarContext, contract: ContractDraft, rows: list[dict[str, Any]]
+) -> tuple[list[MemberScore], list[tuple[MemberScore, str, str]]]:
     today = ctx.now().date()
     members: list[MemberScore] = []
     wanted: list[tuple[MemberScore, str, str]] = []
     for row in rows:
         raw = row["sfzh"]
-        member = MemberScore(person_id=row["ryid"], id_masked=mask_id_number(raw or ""),
-                             name_masked=mask_name(row["xm"]), relation=row["ysqrgx"], status="pending")
+        member = MemberScore(
+            person_id=row["ryid"],
+            id_masked=mask_id_number(raw or ""),
+            name_masked=mask_name(row["xm"]),
+            relation=row["ysqrgx"],
+            status="pending",
+        )
         members.append(member)
         try:
             id_number = normalize_id_number(raw, field="成员身份证号")
@@ -160,8 +175,9 @@ def _collect_members(ctx: SoarContext, contract: ContractDraft, rows: list[dict[
     return members, wanted
 
 
-def _score_members(ctx: SoarContext, contract: ContractDraft, wanted: list[tuple[MemberScore, str, str]],
-                   budget: float) -> None:
+def _score_members(
+    ctx: SoarContext, contract: ContractDraft, wanted: list[tuple[MemberScore, str, str]], budget: float
+) -> None:
     if not wanted:
         return
     try:
@@ -177,20 +193,42 @@ def _score_members(ctx: SoarContext, contract: ContractDraft, wanted: list[tuple
             member.status, member.score = "scored", int(result.score)
         else:
             member.status = "no_score"
-        ctx.audit.record(AuditEvent(
-            action="qianjiang.score", operator_id=ctx.operator.id, purpose="公租房押金减免审核",
-            subject_id=id_number, interfaces=("qianjiang.score",), result_status=member.status,
-            detail={"contract_id": contract.contract_id}, at=ctx.now()))
+        ctx.audit.record(
+            AuditEvent(
+                action="qianjiang.score",
+                operator_id=ctx.operator.id,
+                purpose="公租房押金减免审核",
+                subject_id=id_number,
+                interfaces=("qianjiang.score",),
+                result_status=member.status,
+                detail={"contract_id": contract.contract_id},
+                at=ctx.now(),
+            )
+        )
 
 
 def _contract_row(conn: Connection, contract_id: str) -> dict[str, Any] | None:
-    row = conn.execute(select(contracts.c.htid, contracts.c.yj, contracts.c.yjjmbz, contracts.c.htzt)
-                       .where(contracts.c.htid == contract_id)).mappings().first()
+    row = (
+        conn.execute(
+            select(contracts.c.htid, contracts.c.yj, contracts.c.yjjmbz, contracts.c.htzt).where(
+                contracts.c.htid == contract_id
+            )
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-def _save_decision(ctx: SoarContext, contract: ContractDraft, members: list[MemberScore], threshold: int,
-                   decision: Decision, enforced: bool, original_deposit: Decimal | None) -> None:
+def _save_decision(
+    ctx: SoarContext,
+    contract: ContractDraft,
+    members: list[MemberScore],
+    threshold: int,
+    decision: Decision,
+    enforced: bool,
+    original_deposit: Decimal | None,
+) -> None:
     now = ctx.now()
     values = {
         "jtid": contract.family_id,
@@ -200,21 +238,30 @@ def _save_decision(ctx: SoarContext, contract: ContractDraft, members: list[Memb
         "max_score": decision.max_score,
         "decision": "waived" if decision.waived else "required",
         "needs_recheck": 1 if decision.needs_recheck else 0,
-        "mode": ctx.mode,
+        "run_mode": ctx.mode,
         "enforced": 1 if enforced else 0,
         "message": decision.message[:190],
         "operator_id": ctx.operator.id,
         "updated_at": now,
     }
     conn = ctx.connection
-    existing = conn.execute(select(deposit_decisions.c.id, deposit_decisions.c.original_deposit)
-                            .where(deposit_decisions.c.htid == contract.contract_id)).first()
+    existing = conn.execute(
+        select(deposit_decisions.c.id, deposit_decisions.c.original_deposit).where(
+            deposit_decisions.c.htid == contract.contract_id
+        )
+    ).first()
     if existing is None:
         try:
             with conn.begin_nested():
-                conn.execute(insert(deposit_decisions).values(
-                    id=new_id(), htid=contract.contract_id, decided_at=now,
-                    original_deposit=original_deposit, **values))
+                conn.execute(
+                    insert(deposit_decisions).values(
+                        id=new_id(),
+                        htid=contract.contract_id,
+                        decided_at=now,
+                        original_deposit=original_deposit,
+                        **values,
+                    )
+                )
             return
         except IntegrityError:  # a concurrent call for the same contract inserted first
             pass
@@ -222,8 +269,9 @@ def _save_decision(ctx: SoarContext, contract: ContractDraft, members: list[Memb
 
 
 def _original_deposit(conn: Connection, contract: ContractDraft, row: dict[str, Any] | None) -> Decimal | None:
-    stored = conn.execute(select(deposit_decisions.c.original_deposit)
-                          .where(deposit_decisions.c.htid == contract.contract_id)).scalar_one_or_none()
+    stored = conn.execute(
+        select(deposit_decisions.c.original_deposit).where(deposit_decisions.c.htid == contract.contract_id)
+    ).scalar_one_or_none()
     if stored is not None:
         return Decimal(stored)
     if row is not None and row["yj"] is not None and not row["yjjmbz"]:
@@ -231,8 +279,9 @@ def _original_deposit(conn: Connection, contract: ContractDraft, row: dict[str, 
     return contract.deposit
 
 
-def _apply_to_contract(conn: Connection, contract_id: str, waived: bool, original: Decimal | None,
-                       threshold: int) -> None:
+def _apply_to_contract(
+    conn: Connection, contract_id: str, waived: bool, original: Decimal | None, threshold: int
+) -> None:
     if waived:
         values = {"yj": Decimal("0"), "yjjmbz": 1, "yjjmyy": WAIVER_REASON.format(threshold=threshold)}
     else:
@@ -262,8 +311,13 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
         _apply_to_contract(conn, contract.contract_id, decision.waived, original, threshold)
     _save_decision(ctx, contract, members, threshold, decision, enforced, original)
     deposit = Decimal("0") if decision.waived else original
-    return PreContractVerdict(allow=True, message=decision.message, deposit=deposit,
-                              needs_recheck=decision.needs_recheck, subject_key=contract.contract_id)
+    return PreContractVerdict(
+        allow=True,
+        message=decision.message,
+        deposit=deposit,
+        needs_recheck=decision.needs_recheck,
+        subject_key=contract.contract_id,
+    )
 
 
 def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exception) -> PreContractVerdict:
@@ -281,5 +335,6 @@ def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exce
             _save_decision(ctx, contract, [], threshold, decision, False, original)
     except Exception:
         log.exception("could not record the fallback decision for contract %s", contract.contract_id)
-    return PreContractVerdict(allow=True, message=message, deposit=None, needs_recheck=True,
-                              subject_key=contract.contract_id)
+    return PreContractVerdict(
+        allow=True, message=message, deposit=None, needs_recheck=True, subject_key=contract.contract_id
+    )

@@ -59,6 +59,18 @@ i = inspections
 # ---------------------------------------------------------------------------------- the gate
 
 
+def _locked(stmt: Select) -> Select:
+    """Lock the rows read, in a mode that does not conflict with foreign-key checks.
+
+    SOAR inserts the draft contract (which references the pairing) in the same transaction
+    before asking us; PostgreSQL's FK check holds a KEY SHARE lock on the pairing, which a
+    plain FOR UPDATE would wait on — concurrent signers would deadlock. ``key_share=True``
+    renders FOR NO KEY UPDATE on PostgreSQL and plain FOR UPDATE on Oracle (whose FK checks
+    take no row lock on the parent).
+    """
+    return stmt.with_for_update(key_share=True)
+
+
 def _pairing_id(conn: Connection, contract: ContractDraft) -> str | None:
     if contract.exchange_pairing_id:
         return contract.exchange_pairing_id
@@ -70,9 +82,11 @@ def gate_message(conn: Connection, contract: ContractDraft) -> str | None:
     pairing_id = _pairing_id(conn, contract)
     if not pairing_id:
         return "换房合同未关联换房配对记录，不能签订新合同。请在换房管理中选择配对后再签订。"
-    pairing = conn.execute(
-        select(p.c.pdid, p.c.pdbh, p.c.pdzt, p.c.hflx).where(p.c.pdid == pairing_id).with_for_update()
-    ).mappings().first()
+    pairing = (
+        conn.execute(_locked(select(p.c.pdid, p.c.pdbh, p.c.pdzt, p.c.hflx).where(p.c.pdid == pairing_id)))
+        .mappings()
+        .first()
+    )
     if pairing is None:
         return f"未找到换房配对（ID {pairing_id}），不能签订新合同。"
     label = pairing["pdbh"]
@@ -81,14 +95,14 @@ def gate_message(conn: Connection, contract: ContractDraft) -> str | None:
         return f"换房配对 {label} 当前状态为「{state}」，配对成功后才能签订换房合同。"
     if pairing["hflx"] == ExchangeKind.UNALLOCATED:
         return None
-    inspection = conn.execute(
-        select(i.c.yfzt, i.c.yfqrsj).where(i.c.pdid == pairing_id).with_for_update()
-    ).mappings().first()
+    inspection = conn.execute(_locked(select(i.c.yfzt, i.c.yfqrsj).where(i.c.pdid == pairing_id))).mappings().first()
     if inspection is None:
         return f"换房配对 {label} 尚未验房，请先在换房平台完成验房确认后再签订新合同。"
     if inspection["yfzt"] != InspectionStatus.PASSED or inspection["yfqrsj"] is None:
         state = InspectionStatus.LABELS.get(inspection["yfzt"], inspection["yfzt"])
-        return f"换房配对 {label} 的验房尚未确认通过（当前验房状态：{state}），请先在换房平台完成验房确认后再签订新合同。"
+        return (
+            f"换房配对 {label} 的验房尚未确认通过（当前验房状态：{state}），请先在换房平台完成验房确认后再签订新合同。"
+        )
     return None
 
 
@@ -98,25 +112,32 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     if contract.contract_type != ContractType.EXCHANGE:
         return None
     message = gate_message(ctx.connection, contract)
-    return PreContractVerdict(allow=message is None, message=message,
-                              subject_key=contract.exchange_pairing_id or contract.contract_id)
+    return PreContractVerdict(
+        allow=message is None, message=message, subject_key=contract.exchange_pairing_id or contract.contract_id
+    )
 
 
 # ---------------------------------------------------------------------------------- 验房确认
 
 
-def confirm_inspection(conn: Connection, pairing_id: str, *, passed: bool, inspector: str,
-                       remarks: str | None, at: Any) -> dict[str, Any]:
+def confirm_inspection(
+    conn: Connection, pairing_id: str, *, passed: bool, inspector: str, remarks: str | None, at: Any
+) -> dict[str, Any]:
     """Record an inspection result for a pairing (insert or update ``TPG_HFYF``)."""
     inspector = (inspector or "").strip()
     if not inspector:
         raise InvalidInput("验房人员不能为空。")
     remarks = none_if_blank(remarks.strip() if isinstance(remarks, str) else remarks)
-    values = {"yfzt": InspectionStatus.PASSED if passed else InspectionStatus.FAILED,
-              "yfjg": remarks, "yfry": inspector, "yfqrsj": at}
+    values = {
+        "yfzt": InspectionStatus.PASSED if passed else InspectionStatus.FAILED,
+        "yfjg": remarks,
+        "yfry": inspector,
+        "yfqrsj": at,
+    }
     check_lengths(i, values)
-    pairing = conn.execute(select(p.c.pdbh, p.c.pdzt, p.c.hflx).where(p.c.pdid == pairing_id)
-                           .with_for_update()).mappings().first()
+    pairing = (
+        conn.execute(_locked(select(p.c.pdbh, p.c.pdzt, p.c.hflx).where(p.c.pdid == pairing_id))).mappings().first()
+    )
     if pairing is None:
         raise NotFound(f"未找到换房配对（ID {pairing_id}）。")
     if pairing["hflx"] == ExchangeKind.UNALLOCATED:
@@ -147,8 +168,14 @@ def soar_action(ctx: SoarContext, request: ActionRequest) -> ActionResult | None
         raise InvalidInput("验房结果说明必须是文本。")
     if not ctx.enforce:
         return ActionResult(ok=True, message="验房确认功能处于试运行，本次未写入。")
-    recorded = confirm_inspection(ctx.connection, str(pairing_id), passed=result == InspectionStatus.PASSED,
-                                  inspector=ctx.operator.name, remarks=remarks, at=ctx.now())
+    recorded = confirm_inspection(
+        ctx.connection,
+        str(pairing_id),
+        passed=result == InspectionStatus.PASSED,
+        inspector=ctx.operator.name,
+        remarks=remarks,
+        at=ctx.now(),
+    )
     label = InspectionStatus.LABELS[recorded["yfzt"]]
     return ActionResult(ok=True, message=f"换房配对 {recorded['pairing']} 验房确认完成：{label}。", data=recorded)
 
@@ -159,14 +186,21 @@ def soar_action(ctx: SoarContext, request: ActionRequest) -> ActionResult | None
 def inspection_status_expr() -> ColumnElement[str]:
     """验房状态 of a pairing: 无需验房 for 未配租换房, else the inspection's status (待验房 without a row)."""
     status: ScalarSelect[Any] = select(i.c.yfzt).where(i.c.pdid == p.c.pdid).scalar_subquery()
-    return case((p.c.hflx == ExchangeKind.UNALLOCATED, literal(NOT_REQUIRED)),
-                else_=func.coalesce(status, literal(InspectionStatus.PENDING)))
+    return case(
+        (p.c.hflx == ExchangeKind.UNALLOCATED, literal(NOT_REQUIRED)),
+        else_=func.coalesce(status, literal(InspectionStatus.PENDING)),
+    )
 
 
 def signed_contract_exists() -> ColumnElement[bool]:
     """A signed exchange contract exists for the pairing."""
-    return exists().where(and_(contracts.c.hfpdid == p.c.pdid, contracts.c.htzt == ContractStatus.SIGNED,
-                               contracts.c.pzlx == ContractType.EXCHANGE))
+    return exists().where(
+        and_(
+            contracts.c.hfpdid == p.c.pdid,
+            contracts.c.htzt == ContractStatus.SIGNED,
+            contracts.c.pzlx == ContractType.EXCHANGE,
+        )
+    )
 
 
 def status_condition(code: str) -> ColumnElement[bool]:
@@ -175,8 +209,9 @@ def status_condition(code: str) -> ColumnElement[bool]:
         return p.c.hflx == ExchangeKind.UNALLOCATED
     allocated = p.c.hflx == ExchangeKind.ALLOCATED
     if code == InspectionStatus.PENDING:
-        decided = exists().where(and_(i.c.pdid == p.c.pdid,
-                                      i.c.yfzt.in_([InspectionStatus.PASSED, InspectionStatus.FAILED])))
+        decided = exists().where(
+            and_(i.c.pdid == p.c.pdid, i.c.yfzt.in_([InspectionStatus.PASSED, InspectionStatus.FAILED]))
+        )
         return and_(allocated, ~decided)
     return and_(allocated, exists().where(and_(i.c.yfzt == code, i.c.pdid == p.c.pdid)))
 

@@ -2,6 +2,14 @@
 
 from soar_ext.synthetic.build import BASE_DATE, build_dataset
 from soar_ext.synthetic.ids import make_id_number
-from soar_ext.synthetic.populate import DatabaseNotEmpty, GenerationSummary, populate
+from soar_ext.synthetic.populate import DatabaseNotEmpty, GenerationSummary, LegacyTablesMissing, populate
 
-__all__ = ["BASE_DATE", "DatabaseNotEmpty", "GenerationSummary", "build_dataset", "make_id_number", "populate"]
+__all__ = [
+    "BASE_DATE",
+    "DatabaseNotEmpty",
+    "GenerationSummary",
+    "LegacyTablesMissing",
+    "build_dataset",
+    "make_id_number",
+    "populate",
+]

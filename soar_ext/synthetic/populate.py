@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 
 from soar_ext.db import legacy
 from soar_ext.db.legacy import LEGACY_TABLES
@@ -44,6 +44,10 @@ class DatabaseNotEmpty(RuntimeError):
     """Synthetic data is only written into empty legacy tables (message in Chinese)."""
 
 
+class LegacyTablesMissing(RuntimeError):
+    """The legacy tables have not been created yet (message in Chinese)."""
+
+
 @dataclass(frozen=True)
 class GenerationSummary:
     """What :func:`populate` wrote: rows per legacy table and timings."""
@@ -77,7 +81,13 @@ def _chunks(rows: Sequence[Row], size: int) -> Iterator[Sequence[Row]]:
 
 
 def ensure_empty(engine: Engine) -> None:
-    """Raise :class:`DatabaseNotEmpty` if any legacy table already has rows."""
+    """Raise :class:`LegacyTablesMissing` or :class:`DatabaseNotEmpty` unless every legacy table exists, empty."""
+    inspector = inspect(engine)
+    missing = [t.name for t in LEGACY_TABLES if not inspector.has_table(t.name)]
+    if missing:
+        raise LegacyTablesMissing(
+            f"缺少原系统表：{', '.join(missing)}；请先建表（legacy_metadata.create_all）并执行迁移"
+        )
     with engine.connect() as conn:
         for table in LEGACY_TABLES:
             if conn.execute(select(table.primary_key.columns[0]).limit(1)).first() is not None:

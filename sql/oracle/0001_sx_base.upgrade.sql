@@ -108,7 +108,7 @@ CREATE TABLE sx_plugin_decision (
     plugin VARCHAR2(60 CHAR) NOT NULL,
     hook VARCHAR2(60 CHAR) NOT NULL,
     subject_key VARCHAR2(100 CHAR),
-    "mode" VARCHAR2(10 CHAR) NOT NULL,
+    run_mode VARCHAR2(10 CHAR) NOT NULL,
     verdict VARCHAR2(20 CHAR) NOT NULL,
     enforced NUMERIC(1, 0) NOT NULL,
     reason VARCHAR2(1000 CHAR),
@@ -140,7 +140,7 @@ COMMENT ON COLUMN sx_plugin_decision.subject_key IS '业务主键（如合同ID�
 
 /
 
-COMMENT ON COLUMN sx_plugin_decision."mode" IS '插件模式（on 启用 / shadow 试运行）'
+COMMENT ON COLUMN sx_plugin_decision.run_mode IS '插件模式（on 启用 / shadow 试运行）'
 
 /
 
@@ -178,7 +178,7 @@ CREATE TABLE sx_deposit_decision (
     max_score INTEGER,
     decision VARCHAR2(10 CHAR) NOT NULL,
     needs_recheck NUMERIC(1, 0) NOT NULL,
-    "mode" VARCHAR2(10 CHAR) NOT NULL,
+    run_mode VARCHAR2(10 CHAR) NOT NULL,
     enforced NUMERIC(1, 0) NOT NULL,
     original_deposit NUMERIC(10, 2),
     message VARCHAR2(600 CHAR),
@@ -233,7 +233,7 @@ COMMENT ON COLUMN sx_deposit_decision.needs_recheck IS '是否待复核（1是 0
 
 /
 
-COMMENT ON COLUMN sx_deposit_decision."mode" IS '插件模式（on / shadow）'
+COMMENT ON COLUMN sx_deposit_decision.run_mode IS '插件模式（on / shadow）'
 
 /
 
