@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 
 from sqlalchemy import Connection, insert
 
-from soar_ext.audit import AuditEvent
+from soar_ext.audit import DIGEST_KEY_SETTING, AuditEvent, check_digest_key
 from soar_ext.clock import beijing_now
 from soar_ext.db.extension import audit_log, plugin_decisions
 from soar_ext.db.portability import check_lengths, normalise_row
+from soar_ext.secret import Secret
+
+log = logging.getLogger(__name__)
 
 
 def new_id() -> str:
@@ -32,14 +36,36 @@ class DatabaseAuditSink:
 
     In screen hooks the connection is SOAR's, so the entry commits with SOAR's business
     transaction; batch jobs give it their own connection and commit per chunk.
+
+    ``digest_key`` is the audit digest key (``config.audit.get("digest_secret")``): the subject is
+    stored masked and as HMAC-SHA256 under that key (``subject_hash``). Without a key
+    ``subject_hash`` stays NULL — auditors then cannot search the log by citizen — and the sink
+    logs one warning saying so.
     """
 
     def __init__(
-        self, connection: Connection, *, operator_name: str | None = None, clock: Callable[[], object] = beijing_now
+        self,
+        connection: Connection,
+        *,
+        digest_key: Secret | None = None,
+        operator_name: str | None = None,
+        clock: Callable[[], object] = beijing_now,
     ) -> None:
         self.connection = connection
+        self.digest_key = None if digest_key is None else check_digest_key(digest_key)
         self.operator_name = operator_name
         self.clock = clock
+        self._warned_no_key = False
+
+    def _subject_hash(self, event: AuditEvent) -> str | None:
+        if self.digest_key is None and event.subject_id and not self._warned_no_key:
+            self._warned_no_key = True
+            log.warning(
+                "no audit digest key configured ([audit] %s / SOAR_EXT_AUDIT_DIGEST_SECRET): "
+                "sx_audit_log.subject_hash is left empty, so the audit log cannot be searched by citizen",
+                DIGEST_KEY_SETTING,
+            )
+        return event.subject_hash(self.digest_key)
 
     def record(self, event: AuditEvent) -> None:
         row = normalise_row(
@@ -50,7 +76,7 @@ class DatabaseAuditSink:
                 "operator_name": self.operator_name,
                 "purpose": _clip(event.purpose, 200),
                 "subject_masked": event.subject_masked,
-                "subject_hash": event.subject_hash,
+                "subject_hash": self._subject_hash(event),
                 "interfaces": _clip(",".join(event.interfaces), 1000),
                 "result_status": _clip(event.result_status, 20),
                 "detail": event.detail_json(),

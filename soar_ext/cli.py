@@ -9,13 +9,66 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+
 from soar_ext.config import ConfigError, load_config, redact_url
 from soar_ext.db.migrate import LegacySchemaMissing
 from soar_ext.log_masking import install_id_masking
 
+#: Database errors ``main`` turns into one line on stderr and exit code 2 (no traceback).
+DATABASE_ERRORS = (OperationalError, InterfaceError, ArgumentError)
+
 
 def _url(args: argparse.Namespace) -> str:
-    return args.url or load_config(args.config).database_url
+    """The database URL of a command (``--url``, else the configuration); ``ArgumentError`` if malformed."""
+    url = args.url or load_config(args.config).database_url
+    try:
+        make_url(url)
+    except ValueError as exc:  # e.g. a port that is not a number; ArgumentError passes through
+        raise ArgumentError(f"could not parse the URL: {exc}") from None
+    return url
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL if that file does not exist (``None`` for other URLs and in-memory ones).
+
+    Opening a missing SQLite file creates an empty one, so commands that only check or migrate an
+    existing database look first; ``db init`` is the command that creates it.
+    """
+    parsed = make_url(url)  # already checked by _url
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
+def _refuse_missing_sqlite(url: str) -> int | None:
+    missing = _missing_sqlite_file(url)
+    if missing is None:
+        return None
+    print(
+        f"error: SQLite database file not found: {missing} (check the URL; `soar-ext db init` creates a demo database)",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _database_error_message(exc: Exception, url: str | None) -> str:
+    """One line naming the database (password redacted) and the driver's reason, without SQL or parameters."""
+    orig = getattr(exc, "orig", None)
+    reason = str(orig if orig is not None else exc).strip().splitlines()
+    text = reason[0].strip() if reason else type(exc).__name__
+    if url:
+        text = text.replace(url, redact_url(url))
+    text = redact_url(text)
+    where = f" {redact_url(url)}" if url else ""
+    if isinstance(exc, ArgumentError):
+        return f"error: invalid database URL{where}: {text}"
+    return f"error: cannot use database{where}: {text}"
 
 
 def cmd_db_init(args: argparse.Namespace) -> int:
@@ -66,7 +119,10 @@ def cmd_db_init(args: argparse.Namespace) -> int:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from soar_ext.db.migrate import upgrade
 
-    applied = upgrade(_url(args), args.revision)
+    url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
+    applied = upgrade(url, args.revision)
     print("applied: " + (", ".join(applied) if applied else "nothing (already at target)"))
     return 0
 
@@ -74,7 +130,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
     from soar_ext.db.migrate import downgrade
 
-    undone = downgrade(_url(args), args.revision)
+    url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
+    undone = downgrade(url, args.revision)
     print("undone: " + (", ".join(undone) if undone else "nothing (already at target)"))
     return 0
 
@@ -104,6 +163,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from soar_ext.db.engine import make_engine
 
     url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
     engine = make_engine(url)
     try:
         report = check(engine)
@@ -134,7 +195,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from soar_ext.adapters.simulators.serve_all import run_simulators_forever
 
-    run_simulators_forever(None)
+    try:
+        run_simulators_forever(None)
+    except RuntimeError as exc:  # a port in use, or a simulator that did not start
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -177,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _url_for_message(args: argparse.Namespace) -> str | None:
+    """The database URL a command used, for an error message (``None`` if it cannot be told)."""
+    if not hasattr(args, "url"):
+        return None
+    try:
+        return args.url or load_config(args.config).database_url
+    except ConfigError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -193,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except LegacySchemaMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DATABASE_ERRORS as exc:
+        print(_database_error_message(exc, _url_for_message(args)), file=sys.stderr)
         return 2
 
 

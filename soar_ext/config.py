@@ -16,12 +16,17 @@ working directory if present)::
     [adapters.qianjiang]
     base_url = "https://..."
 
+    [audit]
+    digest_secret_file = "/run/secrets/soar_ext_audit_digest"   # HMAC key of sx_audit_log.subject_hash
+
 Environment variables win over the file:
 
 - ``SOAR_EXT_DATABASE_URL``
 - ``SOAR_EXT_PLUGIN_<NAME>=off|shadow|on`` (per-plugin mode)
 - ``SOAR_EXT_STRICT_PLUGINS=1``, ``SOAR_EXT_DISABLE_EXTERNAL_PLUGINS=1``, ``SOAR_EXT_TRACE_HOOKS=1``
-- ``SOAR_EXT_<SECTION>_<KEY>`` for adapter and plugin settings, e.g. ``SOAR_EXT_BIGDATA_APP_KEY``
+- ``SOAR_EXT_<SECTION>_<KEY>`` for adapter, plugin and audit settings, e.g. ``SOAR_EXT_BIGDATA_APP_KEY``,
+  ``SOAR_EXT_DEPOSIT_WAIVER_THRESHOLD`` (also when the file has no ``[plugins.deposit_waiver]``),
+  ``SOAR_EXT_AUDIT_DIGEST_SECRET``
 
 Secrets (keys containing ``secret`` or ``password``) are accepted only from the
 environment or from a file named by ``<key>_file``; a secret in the TOML file is an
@@ -33,7 +38,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,9 +64,38 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
+class EnvSnapshot(Mapping[str, str]):
+    """The ``SOAR_EXT_*`` environment variables seen by :func:`load_config` (read-only).
+
+    Its ``repr`` lists the variable names only, never their values (some are secrets).
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._items = {k: v for k, v in (env or {}).items() if k.startswith(ENV_PREFIX)}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"EnvSnapshot({sorted(self._items)!r})"
+
+
 @dataclass(frozen=True)
 class Config:
-    """Resolved configuration. Secrets inside sections are :class:`Secret` objects."""
+    """Resolved configuration. Secrets inside sections are :class:`Secret` objects.
+
+    ``env`` is the snapshot of the ``SOAR_EXT_*`` environment variables the configuration was
+    loaded with; :meth:`plugin` builds a plugin's section from it when the file has none. It is
+    left out of ``repr``.
+    """
 
     database_url: str = DEFAULT_DATABASE_URL
     plugin_modes: Mapping[str, str] = field(default_factory=dict)
@@ -71,14 +105,22 @@ class Config:
     disable_external_plugins: bool = False
     trace_hooks: bool = False
     source: str | None = None
+    audit: Mapping[str, Any] = field(default_factory=dict)
+    env: EnvSnapshot = field(default_factory=EnvSnapshot, repr=False)
 
     def mode_of(self, plugin: str) -> str:
         """The plugin's mode; plugins not mentioned are ``on``."""
         return self.plugin_modes.get(plugin, "on")
 
     def plugin(self, name: str) -> Mapping[str, Any]:
-        """Settings section of one plugin (empty mapping if none)."""
-        return self.plugin_settings.get(name, {})
+        """Settings section of one plugin (empty mapping if none).
+
+        A ``[plugins.<name>]`` section of the file (with environment overrides applied) wins;
+        otherwise the section comes from ``SOAR_EXT_<NAME>_<KEY>`` variables alone.
+        """
+        if name in self.plugin_settings:
+            return self.plugin_settings[name]
+        return _section_from({}, self.env, name) if self.env else {}
 
     def adapter(self, name: str) -> Mapping[str, Any]:
         """Settings section of one adapter (empty mapping if none)."""
@@ -158,6 +200,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
     for name in sorted(set(ADAPTER_SECTIONS) | set(file_adapters)):
         adapters[name] = _section_from(file_adapters.get(name, {}), env, name)
 
+    file_audit = data.get("audit", {})
+    if not isinstance(file_audit, Mapping):
+        raise ConfigError("[audit] must be a table")
+    audit = _section_from(file_audit, env, "audit")
+
     return Config(
         database_url=database_url,
         plugin_modes=modes,
@@ -167,6 +214,8 @@ def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, st
         disable_external_plugins=_truthy(env.get(f"{ENV_PREFIX}DISABLE_EXTERNAL_PLUGINS", False)),
         trace_hooks=_truthy(env.get(f"{ENV_PREFIX}TRACE_HOOKS", False)),
         source=str(chosen) if chosen else None,
+        audit=audit,
+        env=EnvSnapshot(env),
     )
 
 

@@ -119,7 +119,9 @@ def soar_query_build(ctx: SoarContext, screen: str, query: Select, filters: dict
 
     Called with SOAR's ``Select`` (SQLAlchemy Core) for the screen and the filter values
     the clerk entered (keys of the fields contributed by ``soar_query_fields``). Plugins are
-    chained: each receives the statement returned by the previous one. Raise
+    chained: each receives the statement returned by the previous one. Plugins may add
+    result columns, so SOAR passes its row query (not a ``COUNT``) and counts by wrapping
+    the amended statement: ``select(func.count()).select_from(statement.subquery())``. Raise
     :class:`~soar_ext.errors.InvalidInput` for a filter value outside its allowed set.
 
     May block: no. A raising plugin (other than for invalid input) is logged and skipped,

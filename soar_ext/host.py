@@ -22,12 +22,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pluggy
-from sqlalchemy import Select
+from sqlalchemy import Connection, Select
 
 from soar_ext import hookspecs
-from soar_ext.audit_store import record_plugin_decision
+from soar_ext.adapter_registry import AdapterRegistry
+from soar_ext.audit import DIGEST_KEY_SETTING
+from soar_ext.audit_store import DatabaseAuditSink, record_plugin_decision
+from soar_ext.clock import Clock, beijing_now
 from soar_ext.config import Config
-from soar_ext.context import SoarContext
+from soar_ext.context import Operator, SoarContext
 from soar_ext.errors import PluginLoadError, SoarUserError
 from soar_ext.hook_payloads import (
     ActionRequest,
@@ -90,8 +93,10 @@ class SoarHost:
         plugins: Iterable[tuple[str, object]] = (),
         load_entry_points: bool = True,
         strict: bool | None = None,
+        adapters: AdapterRegistry | None = None,
     ) -> None:
         self.config = config
+        self.adapters = adapters or AdapterRegistry(config)
         self.strict = config.strict_plugins if strict is None else strict
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
@@ -102,9 +107,27 @@ class SoarHost:
         for name, plugin in plugins:
             self.register(plugin, name)
         self.pm.check_pending()
-        if config.trace_hooks:
-            self.pm.trace.root.setwriter(lambda text: log.debug("hook trace: %s", text.rstrip()))
-            self.pm.enable_tracing()
+
+    def context(self, operator: Operator, connection: Connection, *, clock: Clock = beijing_now) -> SoarContext:
+        """The context for one hook call: SOAR passes its operator and its connection (in its transaction).
+
+        Audit entries go to ``sx_audit_log`` through the same connection, with the subject's
+        digest keyed by ``[audit] digest_secret``.
+        """
+        sink = DatabaseAuditSink(
+            connection,
+            digest_key=self.config.audit.get(DIGEST_KEY_SETTING),
+            operator_name=operator.name,
+            clock=clock,
+        )
+        return SoarContext(
+            operator=operator,
+            connection=connection,
+            config=self.config,
+            adapters=self.adapters,
+            audit=sink,
+            clock=clock,
+        )
 
     # ------------------------------------------------------------------ loading
 
@@ -181,14 +204,30 @@ class SoarHost:
         return out
 
     def _invoke(self, impl: pluggy.HookImpl, ctx: SoarContext, mode: str, hook_name: str, **kwargs: Any) -> Any:
+        """Call one implementation inside a savepoint of SOAR's transaction.
+
+        A failing plugin's writes are rolled back to the savepoint, and on PostgreSQL the
+        transaction stays usable for SOAR's next statement.
+        """
         pctx = ctx.for_plugin(impl.plugin_name, mode)
         args = {"ctx": pctx, **kwargs}
         started = time.perf_counter()
+        outcome = "error"
         try:
-            return impl.function(*(args[a] for a in impl.argnames))
+            with ctx.connection.begin_nested():
+                result = impl.function(*(args[a] for a in impl.argnames))
+            outcome = "None" if result is None else type(result).__name__
+            return result
         finally:
             if self.config.trace_hooks:
-                log.debug("%s.%s took %.1f ms", impl.plugin_name, hook_name, (time.perf_counter() - started) * 1000)
+                log.info(
+                    "hook %s plugin=%s mode=%s -> %s in %.1f ms",
+                    hook_name,
+                    impl.plugin_name,
+                    mode,
+                    outcome,
+                    (time.perf_counter() - started) * 1000,
+                )
 
     def _each(
         self, hook_name: str, ctx: SoarContext, *, user_errors_pass: bool = True, **kwargs: Any
@@ -227,6 +266,7 @@ class SoarHost:
 
     def shutdown(self, ctx: SoarContext) -> None:
         self._each("soar_shutdown", ctx, user_errors_pass=False)
+        self.adapters.close()
 
     # ------------------------------------------------------------------ contracts
 
@@ -309,18 +349,19 @@ class SoarHost:
         reason: str | None,
     ) -> None:
         try:
-            record_plugin_decision(
-                ctx.connection,
-                plugin=plugin,
-                hook=hook,
-                subject_key=subject,
-                mode=mode,
-                verdict=verdict,
-                enforced=enforced,
-                reason=reason,
-                operator_id=ctx.operator.id,
-                at=ctx.now(),
-            )
+            with ctx.connection.begin_nested():
+                record_plugin_decision(
+                    ctx.connection,
+                    plugin=plugin,
+                    hook=hook,
+                    subject_key=subject,
+                    mode=mode,
+                    verdict=verdict,
+                    enforced=enforced,
+                    reason=reason,
+                    operator_id=ctx.operator.id,
+                    at=ctx.now(),
+                )
         except Exception:
             if self.strict:
                 raise

@@ -50,9 +50,9 @@ def normalize_id_number(value: object, field: str = "身份证号") -> str:
     try:
         birth = dt.date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
-        raise InvalidIdNumber(field, f"出生日期{text[6:14]}不是有效日期") from None
+        raise InvalidIdNumber(field, "第7至14位的出生日期不是有效日期") from None
     if birth.year < 1900 or birth > dt.date.today():
-        raise InvalidIdNumber(field, f"出生日期{text[6:14]}超出合理范围")
+        raise InvalidIdNumber(field, "第7至14位的出生日期超出合理范围")
     expected = check_char(text[:17])
     if text[17] != expected:
         raise InvalidIdNumber(field, "校验位不正确")

@@ -19,12 +19,21 @@ class IdMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
             message = str(record.msg)
-        masked = mask_in_text(message)
-        record.msg = masked
+        record.msg = mask_in_text(message)
         record.args = None
+        # Tracebacks are rendered by the formatter after filtering: render them here, masked,
+        # and drop exc_info so no handler can render the raw exception text again.
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
         if record.exc_text:
             record.exc_text = mask_in_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_in_text(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()
 
 
 _installed = False

@@ -38,7 +38,8 @@ def test_doctor_fails_on_a_tampered_database(url: str, tmp_path: Path, capsys: p
     assert "yfjg" in out and "ix_sx_hfyf_yfzt" in out
 
 
-def test_upgrade_needs_the_soar_tables(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_upgrade_needs_the_soar_tables(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sqlite3.connect(tmp_path / "cli.db").close()  # an existing database without SOAR's tables
     assert main(["db", "upgrade", "--url", url]) == 2
     assert "tpg_hfyf" in capsys.readouterr().err
 
@@ -65,6 +66,7 @@ def test_db_init_refuses_other_databases(capsys: pytest.CaptureFixture[str]) -> 
 def test_db_sql_renders_oracle_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "sql", "-o", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "0001_sx_base.cleanup.sql",
         "0001_sx_base.downgrade.sql",
         "0001_sx_base.upgrade.sql",
     ]
@@ -74,3 +76,76 @@ def test_db_sql_renders_oracle_scripts(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_bad_household_count_is_refused(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "init", "--url", url, "--households", "0"]) == 2
+
+
+# --- errors are one line on stderr and exit code 2, never a traceback ------------------------------
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["db", "upgrade"], ["db", "downgrade"]])
+def test_missing_sqlite_file_is_reported_and_not_created(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "typo.db"
+    assert main([*command, "--url", f"sqlite:///{path}"]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and str(path) in err and "db init" in err
+    assert "Traceback" not in err
+    assert not path.exists()
+
+
+def test_db_init_still_creates_a_new_sqlite_file(url: str, tmp_path: Path) -> None:
+    assert main(["db", "init", "--url", url, "--households", "3"]) == 0
+    assert (tmp_path / "cli.db").is_file()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["db", "upgrade"], ["db", "downgrade"], ["db", "init"]])
+def test_unreachable_server_is_one_line_with_the_password_redacted(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"postgresql://soar:pa55word@127.0.0.1:{_free_port()}/soar"
+    assert main([*command, "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert "pa55word" not in err
+    assert "postgresql://soar:***@127.0.0.1" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_server_from_configuration(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("SOAR_EXT_DATABASE_URL", f"postgresql://soar:pa55word@127.0.0.1:{_free_port()}/soar")
+    assert main(["doctor"]) == 2
+    err = capsys.readouterr().err
+    assert "pa55word" not in err and "cannot use database postgresql://soar:***@" in err
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    ["postgresql://soar:pa55word@db:notaport/soar", "nosuchdb://soar:pa55word@db/soar", "not a url"],
+)
+def test_bad_database_url_is_reported(bad_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--url", bad_url]) == 2
+    err = capsys.readouterr().err
+    assert "invalid database URL" in err
+    assert "pa55word" not in err and "Traceback" not in err
+
+
+def test_simulate_with_a_port_in_use_exits_cleanly(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import socket
+
+    from soar_ext.adapters.simulators import serve_all
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        monkeypatch.setitem(serve_all.DEFAULT_PORTS, "bigdata", port)
+        assert main(["simulate"]) == 2
+    err = capsys.readouterr().err
+    assert str(port) in err and "Traceback" not in err

@@ -221,3 +221,140 @@ def test_every_score_query_is_audited_without_full_ids(engine, sim) -> None:
     _decision, _contract, _stored, audit = run(engine, sim, couple(2), [500, 600])
     assert [e.action for e in audit] == ["qianjiang.score", "qianjiang.score"]
     assert all(e.operator_id == "u001" and "********" in (e.subject_masked or "") for e in audit)
+
+
+def test_signed_or_terminated_contracts_are_never_changed(engine, sim) -> None:
+    host = make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(1))
+        htid = add_contract(conn, family_id, ContractType.NEW, status="02")
+    sim.state.set_score(people[0][1], 800)
+    with engine.begin() as conn:
+        decision = host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
+            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
+        )
+    assert decision.allowed and decision.deposit is None and "已终止" in decision.messages[0]
+    with engine.connect() as conn:
+        row = conn.execute(select(contracts.c.yj, contracts.c.yjjmbz).where(contracts.c.htid == htid)).one()
+        stored = conn.execute(select(deposit_decisions.c.enforced, deposit_decisions.c.decision)).one()
+    assert row == (Decimal("2400.00"), 0)
+    assert stored == (0, "waived")
+
+
+@pytest.mark.parametrize("threshold", ["abc", True, 700.9, 1001, -1])
+def test_configuration_mistake_falls_back_and_never_blocks(engine, sim, threshold) -> None:
+    decision, contract, stored, _ = run(engine, sim, couple(1), [800], settings={"threshold": threshold})
+    assert decision.allowed and decision.needs_recheck
+    assert contract["yj"] == Decimal("2400.00")
+    assert stored[0]["decision"] == "required" and stored[0]["needs_recheck"] == 1
+    assert "待复核" in decision.messages[0]
+
+
+def test_startup_reports_a_bad_threshold(engine) -> None:
+    host = make_host([("deposit_waiver", deposit_waiver)], settings={"deposit_waiver": {"threshold": "abc"}})
+    with engine.begin() as conn:
+        problems = host.startup(make_context(conn, host))
+    assert problems and "threshold" in problems[0]
+
+
+def test_member_with_blank_name_does_not_spoil_the_others(engine, sim) -> None:
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(2))
+        conn.execute(update(persons).where(persons.c.ryid == people[1][0]).values(xm=" "))
+        htid = add_contract(conn, family_id, ContractType.NEW)
+    sim.state.set_score(people[0][1], 800)
+    host = make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        decision = host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
+            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
+        )
+    assert decision.deposit == Decimal("0") and not decision.needs_recheck
+    with engine.connect() as conn:
+        members = json.loads(conn.execute(select(deposit_decisions.c.members)).scalar_one())
+    assert [m["status"] for m in members] == ["scored", "invalid_name"]
+
+
+def test_invalid_id_is_hidden_entirely_in_the_record(engine, sim) -> None:
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(2))
+        conn.execute(update(persons).where(persons.c.ryid == people[1][0]).values(sfzh="330106198702300012"))
+        htid = add_contract(conn, family_id, ContractType.NEW)
+    host = make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
+            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
+        )
+    with engine.connect() as conn:
+        members = json.loads(conn.execute(select(deposit_decisions.c.members)).scalar_one())
+    assert members[1]["id"] == "*" * 18
+    assert "19870230" not in json.dumps(members, ensure_ascii=False)
+
+
+def test_unknown_original_deposit_is_never_erased(engine, sim) -> None:
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(1))
+        htid = add_contract(conn, family_id, ContractType.RENEWAL, deposit=Decimal("0"))
+        conn.execute(update(contracts).where(contracts.c.htid == htid).values(yjjmbz=1, yjjmyy="其他政策减免"))
+    sim.state.set_score(people[0][1], 600)
+    host = make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        decision = host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
+            ContractDraft(contract_id=htid, contract_type=ContractType.RENEWAL, family_id=family_id),
+        )
+    assert decision.needs_recheck and "原押金金额不明" in decision.messages[0]
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(contracts.c.yj, contracts.c.yjjmbz, contracts.c.yjjmyy).where(contracts.c.htid == htid)
+        ).one()
+    assert row == (Decimal("0.00"), 1, "其他政策减免")
+
+
+def test_failure_after_an_earlier_waiver_restores_the_deposit(engine, sim) -> None:
+    host = make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(1))
+        htid = add_contract(conn, family_id, ContractType.NEW)
+    draft = ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id)
+    sim.state.set_score(people[0][1], 780)
+    with engine.begin() as conn:
+        host.pre_contract(make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW), draft)
+    broken = make_host([("deposit_waiver", deposit_waiver)], settings={"deposit_waiver": {"threshold": "x"}})
+    with engine.begin() as conn:
+        decision = broken.pre_contract(
+            make_context(conn, broken, adapters=sim.registry(broken.config), clock=lambda: NOW), draft
+        )
+    assert decision.allowed and decision.deposit == Decimal("2400.00") and decision.needs_recheck
+    with engine.connect() as conn:
+        assert conn.execute(select(contracts.c.yj).where(contracts.c.htid == htid)).scalar_one() == Decimal("2400.00")
+
+
+def test_host_context_audits_score_queries_in_the_database_with_a_keyed_digest(engine, sim) -> None:
+    from soar_ext.audit import subject_digest
+    from soar_ext.config import Config
+    from soar_ext.context import Operator
+    from soar_ext.db.extension import audit_log
+    from soar_ext.host import SoarHost
+    from soar_ext.secret import Secret
+
+    key = Secret("audit-digest-key-for-tests")
+    config = Config(audit={"digest_secret": key})
+    host = SoarHost(
+        config, plugins=[("deposit_waiver", deposit_waiver)], load_entry_points=False, adapters=sim.registry(config)
+    )
+    with engine.begin() as conn:
+        family_id, people = add_family(conn, couple(1))
+        htid = add_contract(conn, family_id, ContractType.NEW)
+    sim.state.set_score(people[0][1], 720)
+    with engine.begin() as conn:
+        ctx = host.context(Operator(id="u7", name="赵经办", roles=frozenset({"clerk"})), conn, clock=lambda: NOW)
+        assert host.pre_contract(ctx, ContractDraft(contract_id=htid, contract_type="01", family_id=family_id)).allowed
+    with engine.connect() as conn:
+        row = conn.execute(select(audit_log)).mappings().one()
+    assert row["action"] == "qianjiang.score" and row["operator_id"] == "u7" and row["operator_name"] == "赵经办"
+    assert row["subject_hash"] == subject_digest(people[0][1], key)
+    assert row["subject_masked"] == people[0][1][:6] + "********" + people[0][1][14:]
+    assert people[0][1] not in (row["detail"] or "")

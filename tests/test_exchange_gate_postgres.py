@@ -49,7 +49,7 @@ def attempt_signing(engine, host, pairing_id: str, family_id: str, barrier: thre
         if decision.allowed:
             conn.execute(update(contracts).where(contracts.c.htid == htid).values(htzt=ContractStatus.SIGNED))
         else:
-            assert "验房" in decision.messages[0] and "出错" not in decision.messages[0], decision.messages
+            assert "换房配对" in decision.messages[0] and "出错" not in decision.messages[0], decision.messages
         return decision.allowed
 
 
@@ -101,3 +101,21 @@ def test_revoking_an_inspection_waits_for_a_signing_in_progress(engine) -> None:
     # after the revocation, a new attempt is blocked
     barrier = threading.Barrier(1)
     assert attempt_signing(engine, host, pdid, fam, barrier) is False
+
+
+def test_concurrent_signers_of_an_inspected_pairing_sign_exactly_once(engine) -> None:
+    host = make_host([("exchange_inspection", exchange_inspection)], strict=True)
+    with engine.begin() as conn:
+        pdid, fam = add_pairing(conn, inspection=InspectionStatus.PASSED, confirmed_at=NOW)
+    workers = 8
+    barrier = threading.Barrier(workers)
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda _: attempt_signing(engine, host, pdid, fam, barrier), range(workers)))
+    assert results.count(True) == 1
+    with engine.connect() as conn:
+        signed = conn.execute(
+            select(func.count())
+            .select_from(contracts)
+            .where(contracts.c.hfpdid == pdid, contracts.c.htzt == ContractStatus.SIGNED)
+        ).scalar()
+    assert signed == 1

@@ -274,3 +274,55 @@ def test_filters_equal_a_brute_force_count_over_seeded_data(tmp_path: Path, host
                 assert got == expected, (status, signed)
                 assert built.statement is not None
     engine.dispose()
+
+
+def test_second_exchange_contract_on_a_pairing_is_blocked(engine, host) -> None:
+    with engine.begin() as conn:
+        pdid, fam = add_pairing(conn, inspection=InspectionStatus.PASSED, confirmed_at=NOW)
+        add_contract(conn, fam, ContractType.EXCHANGE, pairing_id=pdid, status=ContractStatus.SIGNED)
+    decision = sign(engine, host, pdid, fam)
+    assert not decision.allowed and "不能重复签订" in decision.messages[0]
+
+
+def test_payload_pairing_must_match_the_contract_row(engine, host) -> None:
+    with engine.begin() as conn:
+        inspected, fam = add_pairing(conn, inspection=InspectionStatus.PASSED, confirmed_at=NOW)
+        uninspected, _ = add_pairing(conn)
+        htid = add_contract(conn, fam, ContractType.EXCHANGE, pairing_id=uninspected)
+        decision = host.pre_contract(
+            make_context(conn, host, clock=lambda: NOW),
+            ContractDraft(
+                contract_id=htid, contract_type=ContractType.EXCHANGE, family_id=fam, exchange_pairing_id=inspected
+            ),
+        )
+    assert not decision.allowed and "不一致" in decision.messages[0]
+
+
+def test_capped_and_exact_counts_of_an_amended_screen(engine, host) -> None:
+    from soar_ext.db.paging import count_statement, shown_total
+
+    with engine.begin() as conn:
+        for _ in range(5):
+            add_pairing(conn)
+        ctx = make_context(conn, host)
+        stmt = host.query_build(
+            ctx, exchange_inspection.SCREEN_BUSINESS, select(exchange_pairings.c.pdid), {"inspection_status": "00"}
+        ).statement
+        exact = conn.execute(count_statement(stmt)).scalar_one()
+        capped = conn.execute(count_statement(stmt, cap=3)).scalar_one()
+    assert exact == 5 and capped == 4
+    assert shown_total(capped, 3) == "3+" and shown_total(exact, None) == "5"
+
+
+def test_doctor_warns_when_inspected_pairings_lack_a_success_time(engine) -> None:
+    from sqlalchemy import update
+
+    from soar_ext.db.doctor import check
+
+    with engine.begin() as conn:
+        pdid, _ = add_pairing(conn, inspection=InspectionStatus.PASSED, confirmed_at=NOW)
+    assert any("data rules:" in n for n in check(engine).notes)
+    with engine.begin() as conn:
+        conn.execute(update(exchange_pairings).where(exchange_pairings.c.pdid == pdid).values(pdcgsj=None))
+    notes = check(engine).notes
+    assert any("WARNING data rule: 1 inspected pairing" in n for n in notes)

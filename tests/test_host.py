@@ -9,10 +9,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from soar_ext import hookimpl
 from soar_ext.config import Config
+from soar_ext.db.engine import make_engine
 from soar_ext.db.extension import ext_metadata, plugin_decisions
 from soar_ext.errors import InvalidInput, PluginLoadError
 from soar_ext.hook_payloads import (
@@ -32,7 +33,7 @@ DRAFT = ContractDraft(contract_id="HT1", contract_type="03", family_id="JT1", de
 
 @pytest.fixture
 def conn(tmp_path: Path):
-    engine = create_engine(f"sqlite:///{tmp_path / 'host.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'host.db'}")
     ext_metadata.create_all(engine)
     with engine.begin() as connection:
         yield connection
@@ -273,3 +274,59 @@ def test_broken_entry_point_reraised_in_strict_mode(broken_distribution) -> None
 def test_external_plugins_can_be_disabled(broken_distribution) -> None:
     host = SoarHost(Config(disable_external_plugins=True), strict=True)
     assert not host.pm.has_plugin("zz_working")
+
+
+class HalfWriter:
+    """Writes a row, then fails: the facade must roll the write back."""
+
+    @hookimpl
+    def soar_pre_contract(self, ctx, contract):
+        from soar_ext.audit_store import record_plugin_decision
+
+        record_plugin_decision(
+            ctx.connection,
+            plugin="half",
+            hook="x",
+            subject_key="partial",
+            mode="on",
+            verdict="allow",
+            enforced=True,
+            reason=None,
+            operator_id=None,
+            at=ctx.now(),
+        )
+        raise RuntimeError("failed after writing")
+
+    @hookimpl
+    def soar_detail_view(self, ctx, view):
+        from sqlalchemy import text
+
+        ctx.connection.execute(text("SELECT no_such_column FROM sx_plugin_decision"))
+
+
+def test_failed_plugin_writes_are_rolled_back(conn) -> None:
+    host = make_host([("half", HalfWriter())])
+    decision = host.pre_contract(make_context(conn, host), DRAFT)
+    assert not decision.allowed
+    keys = [r.subject_key for r in conn.execute(select(plugin_decisions.c.subject_key))]
+    assert keys == ["HT1"]  # the facade's own record survives, the plugin's partial write does not
+
+
+def test_trace_logs_every_call(conn, caplog) -> None:
+    host = SoarHost(Config(trace_hooks=True), plugins=[("good", Good())], load_entry_points=False)
+    with caplog.at_level(logging.INFO, logger="soar_ext.host"):
+        host.detail_view(make_context(conn, host), DetailView(entity="person", key="RY1"))
+    assert any("soar_detail_view plugin=good mode=on -> list" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.postgres
+def test_sql_error_in_display_plugin_leaves_soar_transaction_usable(pg_url) -> None:
+
+    engine = make_engine(pg_url)
+    ext_metadata.create_all(engine)
+    host = make_host([("half", HalfWriter()), ("good", Good())])
+    with engine.begin() as connection:
+        result = host.detail_view(make_context(connection, host), DetailView(entity="person", key="RY1"))
+        assert [c.key for c in result] == ["good.verify"]
+        assert connection.execute(select(plugin_decisions.c.id)).all() == []  # SOAR's next statement works
+    engine.dispose()

@@ -33,7 +33,26 @@ def test_exception_text_is_masked(caplog: pytest.LogCaptureFixture) -> None:
     record = caplog.records[0]
     assert ID not in record.getMessage()
     text = caplog.text
-    assert "110105********002X" in text
+    assert "Traceback" in text and "bad person 110105********002X" in text
+    assert ID not in text
+
+
+def test_traceback_rendered_by_any_handler_is_masked() -> None:
+    log = get_logger("soar_ext.test_masking_handler")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.emit = lambda record: seen.append(handler.format(record))  # type: ignore[method-assign]
+    log.addHandler(handler)
+    try:
+        try:
+            raise KeyError(ID)
+        except KeyError:
+            log.error("lookup failed", exc_info=True, stack_info=True)
+    finally:
+        log.removeHandler(handler)
+    assert seen and "KeyError" in seen[0]
+    assert ID not in seen[0]
 
 
 def test_install_masks_root_handlers() -> None:

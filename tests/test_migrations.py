@@ -162,6 +162,10 @@ def _is_guard(statement: str) -> bool:
     return statement.startswith("DECLARE")
 
 
+def _is_plsql(statement: str) -> bool:
+    return statement.startswith(("DECLARE", "BEGIN"))
+
+
 def test_committed_oracle_scripts_are_up_to_date():
     rendered = migrate.render_oracle_scripts()
     committed = {p.name: p.read_text(encoding="utf-8") for p in ORACLE_DIR.glob("*.sql")}
@@ -170,9 +174,9 @@ def test_committed_oracle_scripts_are_up_to_date():
         assert committed[name] == text, f"sql/oracle/{name} is out of date; regenerate with: {REGENERATE}"
 
 
-def test_every_revision_has_an_upgrade_and_a_downgrade_script():
+def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql"]
+    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.cleanup.sql"]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -239,6 +243,94 @@ def test_oracle_downgrade_scripts_drop_only_soar_ext_objects_they_created():
         assert dropped == created - {VERSION_TABLE}, name
 
 
+# --- cleanup after a failed Oracle upgrade -------------------------------------------------------
+
+_CLEANUP_BLOCK = re.compile(
+    r"^BEGIN\n  EXECUTE IMMEDIATE 'DROP (TABLE|INDEX) (\w+)';\n"
+    r"EXCEPTION WHEN OTHERS THEN\n  IF SQLCODE NOT IN \(-942, -1418\) THEN RAISE; END IF;\nEND;$"
+)
+
+
+def _cleanup_drops(sql: str) -> list[tuple[str, str]]:
+    """(kind, object) of every DROP in a cleanup script, in order; fails on anything else."""
+    drops = []
+    for stmt in _statements(sql)[1:]:  # after the revision guard
+        m = _CLEANUP_BLOCK.match(stmt)
+        assert m, f"unexpected statement in a cleanup script: {stmt}"
+        drops.append((m.group(1), m.group(2).lower()))
+    # no other DROP anywhere in the code (e.g. hidden in the guard)
+    code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    assert len(re.findall(r"\bDROP\b", code, re.IGNORECASE)) == len(drops)
+    return drops
+
+
+def _cleanup_scripts() -> dict[str, str]:
+    scripts = {n: s for n, s in migrate.render_oracle_scripts().items() if n.endswith(".cleanup.sql")}
+    assert scripts, "no cleanup scripts rendered"
+    return scripts
+
+
+def test_every_revision_has_a_cleanup_script_guarded_by_the_parent_revision():
+    scripts = migrate.render_oracle_scripts()
+    upgrades = [n for n in scripts if n.endswith(".upgrade.sql")]
+    assert sorted(_cleanup_scripts()) == sorted(n.replace(".upgrade.", ".cleanup.") for n in upgrades)
+    for name, sql in _cleanup_scripts().items():
+        guard = _statements(sql)[0]
+        upgrade_guard = _statements(scripts[name.replace(".cleanup.", ".upgrade.")])[0]
+        # runs only where the upgrade itself would start: the revision was never recorded
+        assert guard == upgrade_guard, name
+        assert "ORA-00955" in sql and name.replace(".cleanup.", ".upgrade.") in sql
+
+
+def test_cleanup_scripts_drop_only_soar_ext_objects():
+    legacy = {t.name.lower() for t in legacy_metadata.tables.values()}
+    for name, sql in _cleanup_scripts().items():
+        for kind, obj in _cleanup_drops(sql):
+            if kind == "TABLE":
+                assert obj.startswith(PREFIX), f"{name}: DROP TABLE {obj}"
+                assert obj not in legacy, f"{name}: drops the SOAR table {obj}"
+            else:
+                assert obj.startswith("ix_" + PREFIX), f"{name}: DROP INDEX {obj}"
+        # also as plain text: no legacy table name follows a DROP anywhere
+        for target in re.findall(r"DROP\s+\w+\s+(\w+)", sql, re.IGNORECASE):
+            assert target.lower() not in legacy, f"{name}: {target}"
+
+
+def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first():
+    scripts = migrate.render_oracle_scripts()
+    for name, sql in _cleanup_scripts().items():
+        drops = _cleanup_drops(sql)
+        dropped = [obj for _kind, obj in drops]
+        assert len(dropped) == len(set(dropped)), name
+        created = _created_objects(scripts[name.replace(".cleanup.", ".upgrade.")])
+        assert set(dropped) == created, name
+        kinds = [kind for kind, _obj in drops]
+        assert kinds == sorted(kinds, key=lambda k: k != "INDEX"), f"{name}: indexes must be dropped before tables"
+        if name.startswith("0001_"):
+            assert drops[-1] == ("TABLE", VERSION_TABLE), name
+        else:
+            assert VERSION_TABLE not in dropped, f"{name}: only the first revision owns the version table"
+
+
+def test_base_cleanup_names_every_soar_ext_object_of_the_extension_metadata():
+    """Independent of the rendered upgrade: the tables and indexes extension.py declares."""
+    dropped = {obj for _kind, obj in _cleanup_drops(_cleanup_scripts()["0001_sx_base.cleanup.sql"])}
+    expected = {VERSION_TABLE} | {name for name, _table, _cols in LEGACY_INDEXES}
+    for table in ext_metadata.tables.values():
+        expected.add(table.name)
+        expected |= {str(index.name) for index in table.indexes}
+    assert dropped == expected
+
+
+def test_cleanup_refuses_revisions_it_cannot_undo():
+    with pytest.raises(ValueError, match="no cleanup"):
+        migrate._cleanup_targets("ALTER TABLE tpg_zlht ADD sx_flag NUMBER(1)\n\n/\n", "0099")
+    with pytest.raises(ValueError, match="ix_sx_"):
+        migrate._cleanup_targets("CREATE INDEX tpg_idx ON tpg_zlht (htzt)\n\n/\n", "0099")
+    with pytest.raises(ValueError, match="sx_"):
+        migrate._cleanup_targets("CREATE TABLE tpg_new (id NUMBER)\n\n/\n", "0099")
+
+
 @pytest.mark.parametrize("forbidden", ["RETURNING", "BOOLEAN", "SERIAL", "AUTOINCREMENT", "TEXT,"])
 def test_oracle_scripts_avoid_constructs_oracle_rejects(forbidden: str):
     for name, sql in migrate.render_oracle_scripts().items():
@@ -250,8 +342,11 @@ def test_oracle_scripts_use_slash_separators_and_start_with_a_revision_guard():
     for name, sql in migrate.render_oracle_scripts().items():
         statements = _statements(sql)
         assert _is_guard(statements[0]), name
-        assert statements[-1] in ("COMMIT", "DROP TABLE sx_schema_version"), name
-        assert not any(stmt.rstrip().endswith(";") and not _is_guard(stmt) for stmt in statements), name
+        if name.endswith(".cleanup.sql"):
+            assert all(_is_plsql(stmt) and stmt.endswith("END;") for stmt in statements), name
+        else:
+            assert statements[-1] in ("COMMIT", "DROP TABLE sx_schema_version"), name
+            assert not any(stmt.rstrip().endswith(";") and not _is_guard(stmt) for stmt in statements), name
         assert "WHENEVER SQLERROR EXIT" in sql
 
 

@@ -192,4 +192,45 @@ def check(engine: Engine, schema: str | None = None) -> DoctorReport:
             f"soar-ext migrations: revision {report.current_revision or 'none'} (head {report.head_revision}); "
             f"{len(ext_live)} of {len(EXT_TABLES)} sx_ tables present"
         )
+        if not report.problems:
+            report.notes.extend(_data_rule_notes(conn))
     return report
+
+
+def _data_rule_notes(conn: Connection) -> list[str]:
+    """Data rules the plugins rely on; a breach is reported as a warning with a row count.
+
+    The exchange query filters 验房通过/验房不通过/已签合同 consider only pairings with a
+    success time (``PDCGSJ``); rows breaking that rule would be missed by those filters.
+    """
+    from sqlalchemy import func, select
+
+    from soar_ext.db.codes import ContractStatus, ContractType, InspectionStatus
+    from soar_ext.db.legacy import contracts, exchange_pairings, inspections
+
+    p = exchange_pairings
+    no_time = p.c.pdcgsj.is_(None)
+    inspected = conn.execute(
+        select(func.count())
+        .select_from(inspections.join(p, p.c.pdid == inspections.c.pdid))
+        .where(no_time, inspections.c.yfzt.in_([InspectionStatus.PASSED, InspectionStatus.FAILED]))
+    ).scalar_one()
+    signed = conn.execute(
+        select(func.count())
+        .select_from(contracts.join(p, p.c.pdid == contracts.c.hfpdid))
+        .where(no_time, contracts.c.htzt == ContractStatus.SIGNED, contracts.c.pzlx == ContractType.EXCHANGE)
+    ).scalar_one()
+    notes = []
+    if inspected:
+        notes.append(
+            f"WARNING data rule: {inspected} inspected pairing(s) have no 配对成功时间 (tpg_hfpd.pdcgsj); "
+            "the 验房状态 filter will not list them until it is filled in"
+        )
+    if signed:
+        notes.append(
+            f"WARNING data rule: {signed} signed exchange contract(s) belong to pairings without "
+            "配对成功时间 (tpg_hfpd.pdcgsj); the 是否已签合同=是 filter will not list them"
+        )
+    if not notes:
+        notes.append("data rules: inspected pairings and signed exchange contracts all have a 配对成功时间")
+    return notes

@@ -42,7 +42,7 @@ audit_log = Table(
     Column("operator_name", String(60), comment="操作员姓名"),
     Column("purpose", String(200), comment="查询或操作事由"),
     Column("subject_masked", String(18), comment="查询对象身份证号（脱敏）"),
-    Column("subject_hash", String(64), comment="查询对象身份证号摘要（SHA-256）"),
+    Column("subject_hash", String(64), comment="查询对象身份证号摘要（HMAC-SHA256，密钥另行保管）"),
     Column("interfaces", String(1000), comment="涉及的接口或数据类别"),
     Column("result_status", String(20), nullable=False, comment="结果状态"),
     Column("detail", Text, comment="详细信息（JSON，不含完整身份证号）"),
@@ -102,5 +102,6 @@ EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
 LEGACY_INDEXES: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
     ("ix_sx_hfyf_yfzt", inspections, ("yfzt", "pdid")),
     ("ix_sx_zlht_hfpdid", contracts, ("hfpdid", "htzt")),
-    ("ix_sx_hfpd_pdcgsj", exchange_pairings, ("pdcgsj",)),
+    # the exchange screens list pairings newest first: ORDER BY pdcgsj DESC, pdid DESC (a backward scan)
+    ("ix_sx_hfpd_pdcgsj", exchange_pairings, ("pdcgsj", "pdid")),
 )

@@ -2,8 +2,10 @@
 
 Online (SQLite, PostgreSQL, Oracle): :func:`upgrade`, :func:`downgrade`, :func:`current`.
 Offline: :func:`render_oracle_scripts` / :func:`write_oracle_scripts` produce the scripts
-committed under ``sql/oracle/`` — one upgrade script per revision (from its parent) and one
-downgrade script (back to its parent), ``/`` as the statement separator, for SQL*Plus/SQLcl.
+committed under ``sql/oracle/`` — per revision an upgrade script (from its parent), a downgrade
+script (back to its parent) and a cleanup script (drops whatever part of the revision's objects a
+failed upgrade left behind, since Oracle DDL commits itself), ``/`` as the statement separator,
+for SQL*Plus/SQLcl.
 
 A maintainer adds a revision with Alembic's command API::
 
@@ -32,7 +34,7 @@ from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
 from soar_ext.db.engine import make_engine
-from soar_ext.db.extension import LEGACY_INDEXES, VERSION_TABLE
+from soar_ext.db.extension import LEGACY_INDEXES, PREFIX, VERSION_TABLE
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 ORACLE_SCRIPTS_DIR = Path("sql") / "oracle"
@@ -190,11 +192,104 @@ def _header(rev: str, name: str, what: str, expected: str | None) -> str:
     )
 
 
+# Oracle error codes a cleanup block ignores: the object is not there (never created, or
+# already dropped by an earlier run of the same cleanup script).
+_ORA_TABLE_MISSING = -942  # ORA-00942: table or view does not exist
+_ORA_INDEX_MISSING = -1418  # ORA-01418: specified index does not exist
+
+_CLEANUP_NOTE = """\
+-- Use ONLY after {name}.upgrade.sql stopped with an error part-way. Oracle commits every
+-- CREATE at once, so the objects made before the error remain while sx_schema_version still
+-- says {parent}; re-running the upgrade would then stop at ORA-00955 (name already used).
+-- This script drops those of the revision's objects that exist: indexes first, then tables.
+{version_line}-- Objects that do not exist are skipped; nothing else is touched (no SOAR table, no object
+-- of another revision). The guard above refuses to run once the upgrade has been recorded
+-- (use the downgrade script then). Afterwards run {name}.upgrade.sql again.
+
+"""
+
+_CLEANUP_BLOCK = """BEGIN
+  EXECUTE IMMEDIATE 'DROP {kind} {obj}';
+EXCEPTION WHEN OTHERS THEN
+  IF SQLCODE NOT IN ({table_missing}, {index_missing}) THEN RAISE; END IF;
+END;
+/
+
+"""
+
+
+def _statements(sql: str) -> list[str]:
+    """Statements of rendered offline SQL (``/`` separated), without comment lines."""
+    statements = []
+    for block in re.split(r"^/$", sql, flags=re.MULTILINE):
+        lines = [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("--")]
+        if lines:
+            statements.append("\n".join(lines).strip())
+    return statements
+
+
+def _cleanup_targets(upgrade_sql: str, rev: str) -> tuple[list[str], list[str]]:
+    """Indexes and tables an upgrade script creates, each in reverse order of creation.
+
+    Raises ``ValueError`` for a statement the cleanup script cannot undo, so a new kind of
+    migration step gets a deliberate cleanup instead of a silent gap.
+    """
+    indexes: list[str] = []
+    tables: list[str] = []
+    for stmt in _statements(upgrade_sql):
+        if m := re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)\s+ON\s+(\w+)", stmt, re.IGNORECASE):
+            name = m.group(1).lower()
+            if not name.startswith("ix_" + PREFIX):
+                raise ValueError(f"revision {rev}: index {name} is not named ix_{PREFIX}…")
+            indexes.append(name)
+        elif m := re.match(r"CREATE\s+TABLE\s+(\w+)", stmt, re.IGNORECASE):
+            name = m.group(1).lower()
+            if not name.startswith(PREFIX):
+                raise ValueError(f"revision {rev}: table {name} does not start with {PREFIX}")
+            tables.append(name)
+        elif m := re.match(r"ALTER\s+TABLE\s+(\w+)", stmt, re.IGNORECASE):
+            if m.group(1).lower() not in tables:  # changes to a table created here go with the table
+                raise ValueError(
+                    f"revision {rev}: no cleanup is generated for {stmt.splitlines()[0]!r}; extend migrate.py"
+                )
+        elif re.match(r"(COMMENT\s+ON\s|COMMIT$)", stmt, re.IGNORECASE) or re.match(
+            rf"(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+{VERSION_TABLE}\b", stmt, re.IGNORECASE
+        ):
+            continue  # comments go with their object; the version row is what the guard reads
+        else:
+            raise ValueError(f"revision {rev}: no cleanup is generated for {stmt.splitlines()[0]!r}; extend migrate.py")
+    return indexes[::-1], tables[::-1]
+
+
+def _render_cleanup(rev: str, name: str, parent: str, upgrade_sql: str) -> str:
+    at_base = parent == "base"
+    indexes, tables = _cleanup_targets(upgrade_sql, rev)
+    if at_base:  # the base revision also created the version table: drop it last
+        tables = [t for t in tables if t != VERSION_TABLE] + [VERSION_TABLE]
+    else:
+        tables = [t for t in tables if t != VERSION_TABLE]
+    parts = [
+        _header(rev, name, f"cleanup after a failed upgrade {parent} -> {rev}", None if at_base else parent),
+        _CLEANUP_NOTE.format(
+            name=name,
+            parent=parent,
+            version_line=f"-- Being the first revision, it finally drops {VERSION_TABLE} as well.\n" if at_base else "",
+        ),
+    ]
+    codes = {"table_missing": _ORA_TABLE_MISSING, "index_missing": _ORA_INDEX_MISSING}
+    parts += [_CLEANUP_BLOCK.format(kind="INDEX", obj=obj, **codes) for obj in indexes]
+    parts += [_CLEANUP_BLOCK.format(kind="TABLE", obj=obj, **codes) for obj in tables]
+    return "".join(parts).rstrip("\n") + "\n"
+
+
 def render_oracle_scripts() -> dict[str, str]:
-    """Oracle SQL for every revision: ``<file stem>.upgrade.sql`` and ``<file stem>.downgrade.sql``.
+    """Oracle SQL for every revision: ``<stem>.upgrade.sql``, ``<stem>.downgrade.sql``, ``<stem>.cleanup.sql``.
 
     The upgrade script goes from the revision's parent to the revision, the downgrade script
-    back to the parent; apply upgrades in file-name order, downgrades in reverse order.
+    back to the parent; apply upgrades in file-name order, downgrades in reverse order. The
+    cleanup script is for recovery only: after the revision's upgrade failed part-way (the
+    database still at the parent revision), it drops whichever of the revision's objects exist,
+    so the upgrade can be run again.
     """
     scripts: dict[str, str] = {}
     for script in _ordered_scripts():
@@ -204,12 +299,14 @@ def render_oracle_scripts() -> dict[str, str]:
             raise ValueError(f"revision {rev} merges several parents; render it by hand")
         name = _script_name(script)
         at_base = parent == "base"
-        scripts[f"{name}.upgrade.sql"] = _header(
-            rev, name, f"upgrade {parent} -> {rev}", None if at_base else parent
-        ) + _render(f"{parent}:{rev}", "upgrade")
+        upgrade_sql = _render(f"{parent}:{rev}", "upgrade")
+        scripts[f"{name}.upgrade.sql"] = (
+            _header(rev, name, f"upgrade {parent} -> {rev}", None if at_base else parent) + upgrade_sql
+        )
         scripts[f"{name}.downgrade.sql"] = _header(rev, name, f"downgrade {rev} -> {parent}", rev) + _render(
             f"{rev}:{parent}", "downgrade", drop_version_table=at_base
         )
+        scripts[f"{name}.cleanup.sql"] = _render_cleanup(rev, name, parent, upgrade_sql)
     return scripts
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,8 +27,9 @@ from soar_ext import hookimpl
 from soar_ext.adapters.common import AdapterError
 from soar_ext.audit import AuditEvent
 from soar_ext.audit_store import new_id
+from soar_ext.config import ConfigError
 from soar_ext.context import SoarContext
-from soar_ext.db.codes import ContractType, Relation
+from soar_ext.db.codes import ContractStatus, ContractType, Relation
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, family_members, persons
 from soar_ext.errors import InvalidInput
@@ -53,7 +55,7 @@ class MemberScore:
     id_masked: str
     name_masked: str
     relation: str
-    status: str  # scored | no_score | invalid_id | minor | error
+    status: str  # scored | no_score | invalid_id | invalid_name | invalid_input | minor | error
     score: int | None = None
     note: str | None = None
 
@@ -79,17 +81,25 @@ class Decision:
     message: str
 
 
-def _settings(ctx: SoarContext) -> tuple[int, float]:
-    settings = ctx.settings()
+def read_settings(settings: Mapping[str, Any]) -> tuple[int, float]:
+    """Threshold and time budget from the plugin's settings; :class:`ConfigError` when invalid.
+
+    A configuration mistake is the maintainers' problem, not the clerk's: it is not an
+    :class:`~soar_ext.errors.InvalidInput`, so the host falls back to "deposit required,
+    re-check" instead of blocking contracts.
+    """
+    threshold = settings.get("threshold", DEFAULT_THRESHOLD)
+    budget = settings.get("time_budget_seconds", DEFAULT_BUDGET_SECONDS)
+    if isinstance(threshold, str) and threshold.strip().isdigit():
+        threshold = int(threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 1000:
+        raise ConfigError(f"deposit_waiver.threshold must be a whole number 0-1000, got {threshold!r}")
     try:
-        threshold = int(settings.get("threshold", DEFAULT_THRESHOLD))
-        budget = float(settings.get("time_budget_seconds", DEFAULT_BUDGET_SECONDS))
+        budget = float(budget)
     except (TypeError, ValueError):
-        raise InvalidInput("押金减免配置项 threshold / time_budget_seconds 必须是数字") from None
-    if not 0 <= threshold <= 1000:
-        raise InvalidInput(f"押金减免分数线 {threshold} 超出钱江分范围 0–1000")
-    if budget <= 0:
-        raise InvalidInput("押金减免查询时限必须大于0秒")
+        raise ConfigError(f"deposit_waiver.time_budget_seconds must be a number, got {budget!r}") from None
+    if isinstance(settings.get("time_budget_seconds"), bool) or not 0 < budget <= 60:
+        raise ConfigError(f"deposit_waiver.time_budget_seconds must be in (0, 60], got {budget!r}")
     return threshold, budget
 
 
@@ -115,7 +125,7 @@ async def _fetch_scores(
     async def one(id_number: str, name: str) -> Any:
         try:
             return await client.score(id_number, name, auth_ref)
-        except AdapterError as exc:
+        except Exception as exc:  # one member's failure must not lose the others' scores
             return exc
 
     tasks = [asyncio.ensure_future(one(idn, name)) for _m, idn, name in wanted]
@@ -140,7 +150,7 @@ def decide(members: list[MemberScore], threshold: int) -> Decision:
             f"钱江分服务暂时无法查询（{len(failed)}名成员未取得评分），本次按应缴押金办理，"
             "系统已标记待复核，复核通过后可退还押金。",
         )
-    if not members or all(m.status in ("invalid_id", "minor") for m in members):
+    if not members or all(m.status in ("invalid_id", "invalid_name", "invalid_input", "minor") for m in members):
         return Decision(False, False, None, "家庭无可查询钱江分的成年成员，押金照常缴纳。")
     if max_score is None:
         return Decision(False, False, None, "家庭成员均无钱江分记录，押金照常缴纳。")
@@ -166,12 +176,18 @@ def _collect_members(
         try:
             id_number = normalize_id_number(raw, field="成员身份证号")
         except InvalidIdNumber as exc:
+            # a malformed number's mask could be completed from the reason: hide it entirely
+            member.id_masked = "*" * len(str(raw or ""))
             member.status, member.note = "invalid_id", str(exc)
+            continue
+        name = (row["xm"] or "").strip()
+        if not name:
+            member.status, member.note = "invalid_name", "成员姓名为空，无法查询钱江分"
             continue
         if age_on(id_number, today) < ADULT_AGE:
             member.status, member.note = "minor", "未成年，不查询钱江分"
             continue
-        wanted.append((member, id_number, row["xm"]))
+        wanted.append((member, id_number, name))
     return members, wanted
 
 
@@ -187,8 +203,12 @@ def _score_members(
         log.warning("Qianjiang scores unavailable for contract %s: %s", contract.contract_id, exc)
         results = [exc] * len(wanted)
     for (member, id_number, _name), result in zip(wanted, results, strict=True):
-        if isinstance(result, BaseException):
+        if isinstance(result, AdapterError | TimeoutError):
             member.status, member.note = "error", str(result)[:200]
+        elif isinstance(result, ValueError):  # refused before sending: bad input for this member
+            member.status, member.note = "invalid_input", str(result)[:200]
+        elif isinstance(result, BaseException):
+            member.status, member.note = "error", f"{type(result).__name__}"
         elif getattr(result, "has_score", False):
             member.status, member.score = "scored", int(result.score)
         else:
@@ -229,6 +249,7 @@ def _save_decision(
     enforced: bool,
     original_deposit: Decimal | None,
 ) -> None:
+    """Insert or update the contract's one decision row."""
     now = ctx.now()
     values = {
         "jtid": contract.family_id,
@@ -245,12 +266,8 @@ def _save_decision(
         "updated_at": now,
     }
     conn = ctx.connection
-    existing = conn.execute(
-        select(deposit_decisions.c.id, deposit_decisions.c.original_deposit).where(
-            deposit_decisions.c.htid == contract.contract_id
-        )
-    ).first()
-    if existing is None:
+    by_contract = deposit_decisions.c.htid == contract.contract_id
+    if conn.execute(select(deposit_decisions.c.id).where(by_contract)).first() is None:
         try:
             with conn.begin_nested():
                 conn.execute(
@@ -263,12 +280,17 @@ def _save_decision(
                     )
                 )
             return
-        except IntegrityError:  # a concurrent call for the same contract inserted first
-            pass
-    conn.execute(update(deposit_decisions).where(deposit_decisions.c.htid == contract.contract_id).values(**values))
+        except IntegrityError:
+            # Only a concurrent insert for the same contract may land here; anything else re-raises below.
+            if conn.execute(select(deposit_decisions.c.id).where(by_contract)).first() is None:
+                raise
+    updated = conn.execute(update(deposit_decisions).where(by_contract).values(**values)).rowcount
+    if updated != 1:
+        raise RuntimeError(f"deposit decision for contract {contract.contract_id} not saved ({updated} rows)")
 
 
 def _original_deposit(conn: Connection, contract: ContractDraft, row: dict[str, Any] | None) -> Decimal | None:
+    """The deposit before any waiver: kept in our decision row, else the contract's, else SOAR's payload."""
     stored = conn.execute(
         select(deposit_decisions.c.original_deposit).where(deposit_decisions.c.htid == contract.contract_id)
     ).scalar_one_or_none()
@@ -283,10 +305,38 @@ def _apply_to_contract(
     conn: Connection, contract_id: str, waived: bool, original: Decimal | None, threshold: int
 ) -> None:
     if waived:
-        values = {"yj": Decimal("0"), "yjjmbz": 1, "yjjmyy": WAIVER_REASON.format(threshold=threshold)}
+        values: dict[str, Any] = {"yj": Decimal("0"), "yjjmbz": 1, "yjjmyy": WAIVER_REASON.format(threshold=threshold)}
     else:
         values = {"yj": original, "yjjmbz": 0, "yjjmyy": None}
     conn.execute(update(contracts).where(contracts.c.htid == contract_id).values(**values))
+
+
+def _enforcement(
+    ctx: SoarContext, row: dict[str, Any] | None, decision: Decision, original: Decimal | None
+) -> tuple[bool, Decision]:
+    """Whether the decision may be written to the contract, and the decision adjusted if not."""
+    if not ctx.enforce or row is None:
+        return False, decision
+    if row["htzt"] != ContractStatus.DRAFT:
+        state = ContractStatus.LABELS.get(row["htzt"], row["htzt"])
+        note = f"合同状态为「{state}」，押金未作调整。"
+        return False, Decision(decision.waived, decision.needs_recheck, decision.max_score, f"{decision.message}{note}")
+    if not decision.waived and original is None:
+        # the deposit before an earlier waiver is unknown: never write NULL, ask for a re-check
+        return False, Decision(
+            False, True, decision.max_score, f"{decision.message}原押金金额不明，合同押金未作调整，已标记待复核。"
+        )
+    return True, decision
+
+
+@hookimpl
+def soar_startup(ctx: SoarContext) -> list[str] | None:
+    """Check the plugin's settings once, so a mistake shows in the start-up log."""
+    try:
+        read_settings(ctx.settings())
+    except ConfigError as exc:
+        return [f"{exc}; contracts fall back to 'deposit required, re-check' until fixed"]
+    return None
 
 
 @hookimpl
@@ -296,7 +346,7 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
         raise InvalidInput(f"未知的配租类型代码「{contract.contract_type}」，无法判断押金减免，请核对合同信息。")
     if contract.contract_type not in ELIGIBLE_TYPES:
         return None
-    threshold, budget = _settings(ctx)
+    threshold, budget = read_settings(ctx.settings())
     conn = ctx.connection
     row = _contract_row(conn, contract.contract_id)
     original = _original_deposit(conn, contract, row)
@@ -306,7 +356,7 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     decision = decide(members, threshold)
     if not rows:
         decision = Decision(False, True, None, "未找到该家庭的成员信息，押金照常缴纳，已标记待复核。")
-    enforced = ctx.enforce and row is not None
+    enforced, decision = _enforcement(ctx, row, decision, original)
     if enforced:
         _apply_to_contract(conn, contract.contract_id, decision.waived, original, threshold)
     _save_decision(ctx, contract, members, threshold, decision, enforced, original)
@@ -314,27 +364,36 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     return PreContractVerdict(
         allow=True,
         message=decision.message,
-        deposit=deposit,
+        deposit=deposit if enforced or not ctx.enforce else None,
         needs_recheck=decision.needs_recheck,
         subject_key=contract.contract_id,
     )
 
 
 def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exception) -> PreContractVerdict:
-    """Called by the host when this plugin fails: deposit required, decision flagged for re-check."""
+    """Called by the host when this plugin fails: deposit required, decision flagged for re-check.
+
+    The host has already rolled back whatever the failed call wrote; a waiver written by an
+    earlier run on the same draft is undone here, so the contract matches the message.
+    """
     message = "押金减免核验出现异常，本次按应缴押金办理，系统已标记待复核。"
     decision = Decision(False, True, None, message)
     try:
-        threshold = int(ctx.settings().get("threshold", DEFAULT_THRESHOLD))
-    except (TypeError, ValueError):
+        threshold, _budget = read_settings(ctx.settings())
+    except ConfigError:
         threshold = DEFAULT_THRESHOLD
+    deposit = None
     try:
         with ctx.connection.begin_nested():
             row = _contract_row(ctx.connection, contract.contract_id)
             original = _original_deposit(ctx.connection, contract, row)
-            _save_decision(ctx, contract, [], threshold, decision, False, original)
+            enforced, decision = _enforcement(ctx, row, decision, original)
+            if enforced:
+                _apply_to_contract(ctx.connection, contract.contract_id, False, original, threshold)
+                deposit = original
+            _save_decision(ctx, contract, [], threshold, decision, enforced, original)
     except Exception:
         log.exception("could not record the fallback decision for contract %s", contract.contract_id)
     return PreContractVerdict(
-        allow=True, message=message, deposit=None, needs_recheck=True, subject_key=contract.contract_id
+        allow=True, message=decision.message, deposit=deposit, needs_recheck=True, subject_key=contract.contract_id
     )

@@ -71,15 +71,36 @@ def _locked(stmt: Select) -> Select:
     return stmt.with_for_update(key_share=True)
 
 
-def _pairing_id(conn: Connection, contract: ContractDraft) -> str | None:
-    if contract.exchange_pairing_id:
-        return contract.exchange_pairing_id
-    return conn.execute(select(contracts.c.hfpdid).where(contracts.c.htid == contract.contract_id)).scalar()
+def _pairing_id(conn: Connection, contract: ContractDraft) -> tuple[str | None, str | None]:
+    """The pairing the contract row refers to, and a refusal if SOAR's payload disagrees with it."""
+    stored = conn.execute(select(contracts.c.hfpdid).where(contracts.c.htid == contract.contract_id)).scalar()
+    given = contract.exchange_pairing_id
+    if stored and given and stored != given:
+        return None, "换房合同关联的换房配对与所选配对不一致，不能签订新合同。请重新选择配对后再签订。"
+    return stored or given, None
+
+
+def _signed_elsewhere(conn: Connection, pairing_id: str, contract_id: str) -> str | None:
+    """Code of another signed exchange contract on the pairing, if any."""
+    return conn.execute(
+        select(contracts.c.htcode).where(
+            contracts.c.hfpdid == pairing_id,
+            contracts.c.pzlx == ContractType.EXCHANGE,
+            contracts.c.htzt == ContractStatus.SIGNED,
+            contracts.c.htid != contract_id,
+        )
+    ).scalar()
 
 
 def gate_message(conn: Connection, contract: ContractDraft) -> str | None:
-    """Why this exchange contract may not be signed yet, or ``None`` when it may."""
-    pairing_id = _pairing_id(conn, contract)
+    """Why this exchange contract may not be signed yet, or ``None`` when it may.
+
+    The pairing row is locked first, so concurrent signers of one pairing take turns and
+    each sees what the previous one committed.
+    """
+    pairing_id, refusal = _pairing_id(conn, contract)
+    if refusal:
+        return refusal
     if not pairing_id:
         return "换房合同未关联换房配对记录，不能签订新合同。请在换房管理中选择配对后再签订。"
     pairing = (
@@ -93,6 +114,9 @@ def gate_message(conn: Connection, contract: ContractDraft) -> str | None:
     if pairing["pdzt"] != PairingStatus.MATCHED:
         state = PairingStatus.LABELS.get(pairing["pdzt"], pairing["pdzt"])
         return f"换房配对 {label} 当前状态为「{state}」，配对成功后才能签订换房合同。"
+    signed = _signed_elsewhere(conn, pairing_id, contract.contract_id)
+    if signed:
+        return f"换房配对 {label} 已签订换房合同（合同编号 {signed}），不能重复签订。"
     if pairing["hflx"] == ExchangeKind.UNALLOCATED:
         return None
     inspection = conn.execute(_locked(select(i.c.yfzt, i.c.yfqrsj).where(i.c.pdid == pairing_id))).mappings().first()
@@ -203,6 +227,31 @@ def signed_contract_exists() -> ColumnElement[bool]:
     )
 
 
+def signed_flag_expr() -> ColumnElement[str]:
+    """是否已签合同 as '1'/'0'.
+
+    Written as a correlated scalar lookup rather than ``CASE WHEN EXISTS``: PostgreSQL may turn
+    the latter into a hashed subplan that reads all of TPG_ZLHT for every page.
+    """
+    signed = (
+        select(func.max(literal("1")))
+        .where(
+            contracts.c.hfpdid == p.c.pdid,
+            contracts.c.htzt == ContractStatus.SIGNED,
+            contracts.c.pzlx == ContractType.EXCHANGE,
+        )
+        .scalar_subquery()
+    )
+    return func.coalesce(signed, literal("0"))
+
+
+def _matched() -> ColumnElement[bool]:
+    # Inspections and signed exchange contracts exist only for successful pairings, which carry
+    # their success time (the gate and 验房确认 both require 配对成功). Stating it lets the index
+    # on (pdcgsj, pdid) skip pairings still 配对中 or 已取消; `soar-ext doctor` checks the rule.
+    return p.c.pdcgsj.is_not(None)
+
+
 def status_condition(code: str) -> ColumnElement[bool]:
     """WHERE condition for one 验房状态 code, written so indexes on TPG_HFYF can serve it."""
     if code == NOT_REQUIRED:
@@ -213,7 +262,7 @@ def status_condition(code: str) -> ColumnElement[bool]:
             and_(i.c.pdid == p.c.pdid, i.c.yfzt.in_([InspectionStatus.PASSED, InspectionStatus.FAILED]))
         )
         return and_(allocated, ~decided)
-    return and_(allocated, exists().where(and_(i.c.yfzt == code, i.c.pdid == p.c.pdid)))
+    return and_(allocated, _matched(), exists().where(and_(i.c.yfzt == code, i.c.pdid == p.c.pdid)))
 
 
 def _choice(filters: Mapping[str, object], key: str, choices: Mapping[str, str], label: str) -> str | None:
@@ -239,12 +288,12 @@ def amend_business_query(query: Select, filters: Mapping[str, object]) -> Select
     query = query.add_columns(
         confirmed_at.label(COLUMN_CONFIRMED_AT),
         inspection_status_expr().label(COLUMN_STATUS),
-        case((signed_contract_exists(), literal("1")), else_=literal("0")).label(COLUMN_SIGNED),
+        signed_flag_expr().label(COLUMN_SIGNED),
     )
     if status is not None:
         query = query.where(status_condition(status))
     if signed is not None:
-        query = query.where(signed_contract_exists() if signed == "1" else ~signed_contract_exists())
+        query = query.where(and_(_matched(), signed_contract_exists()) if signed == "1" else ~signed_contract_exists())
     return query
 
 

@@ -75,7 +75,7 @@ COMMENT ON COLUMN sx_audit_log.subject_masked IS '查询对象身份证号（脱
 
 /
 
-COMMENT ON COLUMN sx_audit_log.subject_hash IS '查询对象身份证号摘要（SHA-256）'
+COMMENT ON COLUMN sx_audit_log.subject_hash IS '查询对象身份证号摘要（HMAC-SHA256，密钥另行保管）'
 
 /
 
@@ -273,7 +273,7 @@ CREATE INDEX ix_sx_zlht_hfpdid ON tpg_zlht (hfpdid, htzt)
 
 /
 
-CREATE INDEX ix_sx_hfpd_pdcgsj ON tpg_hfpd (pdcgsj)
+CREATE INDEX ix_sx_hfpd_pdcgsj ON tpg_hfpd (pdcgsj, pdid)
 
 /
 

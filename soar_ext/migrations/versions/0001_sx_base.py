@@ -24,7 +24,7 @@ depends_on: str | None = None
 LEGACY_INDEXES = (
     ("ix_sx_hfyf_yfzt", "tpg_hfyf", ["yfzt", "pdid"]),
     ("ix_sx_zlht_hfpdid", "tpg_zlht", ["hfpdid", "htzt"]),
-    ("ix_sx_hfpd_pdcgsj", "tpg_hfpd", ["pdcgsj"]),
+    ("ix_sx_hfpd_pdcgsj", "tpg_hfpd", ["pdcgsj", "pdid"]),
 )
 
 
@@ -37,7 +37,9 @@ def upgrade() -> None:
         sa.Column("operator_name", sa.String(60), nullable=True, comment="操作员姓名"),
         sa.Column("purpose", sa.String(200), nullable=True, comment="查询或操作事由"),
         sa.Column("subject_masked", sa.String(18), nullable=True, comment="查询对象身份证号（脱敏）"),
-        sa.Column("subject_hash", sa.String(64), nullable=True, comment="查询对象身份证号摘要（SHA-256）"),
+        sa.Column(
+            "subject_hash", sa.String(64), nullable=True, comment="查询对象身份证号摘要（HMAC-SHA256，密钥另行保管）"
+        ),
         sa.Column("interfaces", sa.String(1000), nullable=True, comment="涉及的接口或数据类别"),
         sa.Column("result_status", sa.String(20), nullable=False, comment="结果状态"),
         sa.Column("detail", sa.Text(), nullable=True, comment="详细信息（JSON，不含完整身份证号）"),
