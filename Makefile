@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make demo   – install, build the embedded default database (SQLite + synthetic data), print a summary
+#   make demo   – install, build the embedded default database (SQLite + synthetic data), check it, list the
+#                 plugins, and play SOAR's screens on it against the simulators (rolled back)
 #   make test   – install with test extras, lint, run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,6 +20,7 @@ demo: $(BIN)/.installed
 	$(BIN)/soar-ext db init
 	$(BIN)/soar-ext doctor
 	$(BIN)/soar-ext plugins
+	$(BIN)/soar-ext demo
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check soar_ext tests benchmarks

@@ -192,6 +192,26 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 1 if host.load_failures else 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from soar_ext.db.engine import make_engine
+    from soar_ext.demo import run_demo
+
+    config = load_config(args.config)
+    url = args.url or config.database_url
+    engine = make_engine(url)
+    try:
+        report = run_demo(engine, config, commit=args.commit)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"数据库：{redact_url(url)}；钱江分模拟服务运行于本机回环地址")
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from soar_ext.adapters.simulators.serve_all import run_simulators_forever
 
@@ -237,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
     plugins.set_defaults(func=cmd_plugins)
 
+    demo = sub.add_parser("demo", help="play SOAR's screens on the demo database: contracts, inspection, queries")
+    demo.add_argument("--url")
+    demo.add_argument("--commit", action="store_true", help="keep the changes (default: roll back)")
+    demo.set_defaults(func=cmd_demo)
+
     simulate = sub.add_parser("simulate", help="serve the external-system simulators on loopback")
     simulate.set_defaults(func=cmd_simulate)
     return parser
@@ -256,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
