@@ -1,19 +1,28 @@
 """Benchmark: the exchange query screens on PostgreSQL with 1M exchange pairings and 500k houses.
 
-What is measured
+What is measured (the shipped code, nothing overridden here)
     SOAR's exchange business screen (换房业务查询) runs its base select over ``tpg_hfpd`` — a few
-    pairing columns ordered by ``pdcgsj desc, pdid`` with ``LIMIT 50`` — amended by
+    pairing columns listed newest first, ``ORDER BY pdcgsj DESC, pdid DESC`` — amended by
     ``exchange_inspection.amend_business_query`` for each new filter (验房状态 00/01/02/NA,
-    是否已签合同 1/0, one combination), plus the inspection list (验房列表, ``hflx <> '02'``).
-    For each screen the page query and a ``COUNT(*)`` of the same filter (the screen's total) are
-    timed (p50/p95 over ~30 runs after warm-up) and their plan is read with ``EXPLAIN`` (no
-    ANALYZE) to list the indexes used. The same measurements are repeated side by side, in the same
-    run and on the same data, with soar-ext's ``LEGACY_INDEXES`` dropped, and the ratio is printed.
-    Finally a few candidate fixes (extra indexes, other query shapes) are measured on the same data
-    for any screen that misses the goal.
+    是否已签合同 1/0, one combination); the inspection list (验房列表) is amended by
+    ``exchange_inspection.soar_query_build`` (``hflx <> '02'``). For each screen three statements are
+    timed (p50/p95 over up to 30 runs after warm-up) and their plan read with ``EXPLAIN`` (no ANALYZE)
+    to list the indexes used and the scan direction:
+
+    - page: the listing with ``LIMIT 50``;
+    - capped total: ``soar_ext.db.paging.count_statement(listing, cap=1000)`` — what a screen shows
+      ("1000+" via ``shown_total``);
+    - exact total: ``count_statement(listing)`` — information only, not part of the goal: it has to
+      read every row the filter may match (up to all 1M pairings), so no index bounds it; screens
+      compute it only on request.
+
+    Pages and capped totals are measured again side by side, in the same run and on the same data,
+    with soar-ext's ``LEGACY_INDEXES`` dropped (then restored), and the ratio is printed. A result
+    check confirms both runs return the same pages and that each capped total is
+    ``min(exact, 1001)``.
 
 Goal (DESIGN.md §8)
-    p95 ≤ 50 ms for every new filter, with the plan using an index.
+    p95 ≤ 50 ms for every page and every capped total, with each page plan using an index.
 
 Data
     A throwaway database (dropped at the end unless ``--keep``) on the local server
@@ -30,7 +39,6 @@ Run: ``.venv/bin/python benchmarks/exchange_query_pg.py [--pairings N] [--keep]`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import statistics
@@ -42,8 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Index, Select, and_, exists, func, select, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, Engine, Select, select
 
 from soar_ext.db.codes import (
     DISTRICTS,
@@ -56,19 +63,24 @@ from soar_ext.db.codes import (
 )
 from soar_ext.db.engine import make_engine
 from soar_ext.db.extension import LEGACY_INDEXES
-from soar_ext.db.legacy import contracts, exchange_pairings, inspections, legacy_metadata
+from soar_ext.db.legacy import exchange_pairings, legacy_metadata
 from soar_ext.db.migrate import upgrade
+from soar_ext.db.paging import count_statement, shown_total
 from soar_ext.hooks import exchange_inspection as hook
 
 ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 GOAL_P95_MS = 50.0
 PAGE_SIZE = 50
+COUNT_CAP = 1000
 BIG_TABLES = ("tpg_hfpd", "tpg_hfyf", "tpg_zlht")
 INDEX_NODES = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
+KINDS = ("page", "capped", "exact")  # exact: information only, not part of the goal
+EXACT_NOTE = (
+    "an exact total has to read every row the filter may match, not one page, so its cost grows with the tables "
+    "and no index bounds it; screens show the capped total and count exactly only on request"
+)
 
 p = exchange_pairings
-i = inspections
-c = contracts
 
 
 # ------------------------------------------------------------------------------------ database
@@ -286,6 +298,7 @@ def distribution(conn: Connection) -> dict[str, int]:
       count(*) AS pairings,
       count(*) FILTER (WHERE hflx = '02') AS unallocated,
       count(*) FILTER (WHERE pdzt = '02') AS matched,
+      count(*) FILTER (WHERE pdcgsj IS NULL) AS no_pdcgsj,
       (SELECT count(*) FROM tpg_hfyf) AS inspections,
       (SELECT count(*) FROM tpg_hfyf WHERE yfzt = '00') AS insp_00,
       (SELECT count(*) FROM tpg_hfyf WHERE yfzt = '01') AS insp_01,
@@ -309,19 +322,10 @@ def base_select() -> Select:
     return select(p.c.pdid, p.c.pdbh, p.c.sqfjtid, p.c.dfjtid, p.c.hflx, p.c.pdzt, p.c.pdcgsj, p.c.qx)
 
 
-def page_of(query: Select) -> Select:
-    return query.order_by(p.c.pdcgsj.desc(), p.c.pdid).limit(PAGE_SIZE)
-
-
-def count_of(query: Select) -> Select:
-    return select(func.count()).select_from(query.order_by(None).limit(None).subquery())
-
-
 @dataclass(frozen=True)
 class Screen:
     key: str
-    label: str
-    build: Callable[[], Select]  # the filtered select, without ORDER BY / LIMIT
+    build: Callable[[], Select]  # the amended select, without ORDER BY / LIMIT
     new_filter: bool = True
 
 
@@ -335,18 +339,45 @@ def inspection_list() -> Select:
     return built
 
 
+def listing(screen: Screen) -> Select:
+    """The screen's listing as SOAR runs it: newest pairings first (a backward scan of ix_sx_hfpd_pdcgsj)."""
+    return screen.build().order_by(p.c.pdcgsj.desc(), p.c.pdid.desc())
+
+
+def statement(screen: Screen, kind: str) -> Select:
+    """page: the first page; capped: the total a screen shows ("1000+"); exact: the total on request."""
+    query = listing(screen)
+    if kind == "page":
+        return query.limit(PAGE_SIZE)
+    return count_statement(query, cap=COUNT_CAP if kind == "capped" else None)
+
+
 S, G = hook.FILTER_STATUS, hook.FILTER_SIGNED
+FILTERS: dict[str, dict[str, object]] = {
+    "business": {},
+    "status=00": {S: InspectionStatus.PENDING},
+    "status=01": {S: InspectionStatus.PASSED},
+    "status=02": {S: InspectionStatus.FAILED},
+    "status=NA": {S: hook.NOT_REQUIRED},
+    "signed=1": {G: "1"},
+    "signed=0": {G: "0"},
+    "status=01&signed=0": {S: InspectionStatus.PASSED, G: "0"},
+}
 SCREENS: tuple[Screen, ...] = (
-    Screen("business", "业务查询 (no filter, new columns)", business({}), new_filter=False),
-    Screen("status=00", "验房状态=待验房 00", business({S: "00"})),
-    Screen("status=01", "验房状态=验房通过 01", business({S: "01"})),
-    Screen("status=02", "验房状态=验房不通过 02", business({S: "02"})),
-    Screen("status=NA", "验房状态=无需验房 NA", business({S: "NA"})),
-    Screen("signed=1", "是否已签合同=是 1", business({G: "1"})),
-    Screen("signed=0", "是否已签合同=否 0", business({G: "0"})),
-    Screen("status=01&signed=0", "验房通过 且 未签合同", business({S: "01", G: "0"})),
-    Screen("inspection list", "验房列表 (hflx <> 02)", inspection_list),
+    *(Screen(key, business(filters), new_filter=key != "business") for key, filters in FILTERS.items()),
+    Screen("inspection list", inspection_list),
 )
+SCREEN_NOTES = {
+    "business": "业务查询, no filter (new columns only)",
+    "status=00": "验房状态 待验房",
+    "status=01": "验房状态 验房通过",
+    "status=02": "验房状态 验房不通过",
+    "status=NA": "验房状态 无需验房 (未配租换房)",
+    "signed=1": "是否已签合同 是",
+    "signed=0": "是否已签合同 否",
+    "status=01&signed=0": "验房通过 and not signed",
+    "inspection list": "验房列表 (hflx <> '02')",
+}
 
 
 # ------------------------------------------------------------------------------------ measuring
@@ -372,117 +403,186 @@ class Timing:
 
 @dataclass
 class Plan:
-    indexes: list[str]
+    indexes: list[str]  # index names, "(backward)" when scanned backward
     seq_scans: list[str]
-    nodes: list[str]
+    sorts: list[str]  # Sort / Incremental Sort nodes: the order is not served by an index
 
     @property
     def index_used(self) -> bool:
         """An index drives the query: at least one index node and no full scan of a big table."""
         return bool(self.indexes) and not any(t in BIG_TABLES for t in self.seq_scans)
 
+    def describe(self) -> str:
+        text = ", ".join(self.indexes) or "-"
+        if self.seq_scans:
+            text += f"; seq scan: {', '.join(dict.fromkeys(self.seq_scans))}"
+        if self.sorts:
+            text += f"; {', '.join(dict.fromkeys(self.sorts))}"
+        return text
+
 
 @dataclass
-class Measurement:
-    page: Timing
-    page_plan: Plan
-    page_rows: int
-    count: Timing
-    count_plan: Plan
-    total: int
-    page_sql: str = field(repr=False, default="")
-    count_sql: str = field(repr=False, default="")
+class Result:
+    timing: Timing
+    plan: Plan
+    rows: int  # rows of the page, or the count
+    sql: str
+    kind: str  # one of KINDS
+    data: list[tuple[Any, ...]] = field(default_factory=list, repr=False)  # the page's rows
+
+    @property
+    def meets_goal(self) -> bool:
+        """p95 within the goal; a page must also be index-driven (a total may scan)."""
+        return self.timing.p95 <= GOAL_P95_MS and (self.plan.index_used or self.kind != "page")
+
+    def verdict(self) -> str:
+        if self.meets_goal:
+            return "meets goal"
+        reasons = []
+        if self.timing.p95 > GOAL_P95_MS:
+            reasons.append(f"p95 {self.timing.p95:.1f} ms > {GOAL_P95_MS:.0f} ms")
+        if self.kind == "page" and not self.plan.index_used:
+            reasons.append("not index-driven")
+        return "MISSES GOAL (" + ", ".join(reasons) + ")"
 
 
 def literal_sql(conn: Connection, stmt: Select) -> str:
     return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
 
+def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _walk(child)
+
+
 def explain(conn: Connection, sql: str) -> Plan:
+    """Index names (and scan direction), full scans and sorts of the plan (EXPLAIN without ANALYZE)."""
     doc = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql).scalar_one()
+    conn.rollback()
     indexes: list[str] = []
     seq_scans: list[str] = []
-    nodes: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
+    sorts: list[str] = []
+    for node in _walk(doc[0]["Plan"]):
         kind = node["Node Type"]
-        nodes.append(kind)
-        if kind in INDEX_NODES and node.get("Index Name") not in indexes:
-            indexes.append(node["Index Name"])
-        if kind == "Seq Scan":
+        if kind in INDEX_NODES:
+            name = node["Index Name"] + (" (backward)" if node.get("Scan Direction") == "Backward" else "")
+            if name not in indexes:
+                indexes.append(name)
+        elif kind == "Seq Scan":
             seq_scans.append(node["Relation Name"])
-        for child in node.get("Plans", ()):
-            walk(child)
+        elif kind in ("Sort", "Incremental Sort"):
+            sorts.append(kind)
+    return Plan(indexes, seq_scans, sorts)
 
-    walk(doc[0]["Plan"])
-    return Plan(indexes, seq_scans, nodes)
+
+def plan_digest(conn: Connection, sql: str) -> list[str]:
+    """Why a query is slow: each scan/sort node of EXPLAIN ANALYZE with the rows it really handled."""
+    doc = conn.exec_driver_sql("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql).scalar_one()
+    conn.rollback()
+    lines = []
+    for node in _walk(doc[0]["Plan"]):
+        kind = node["Node Type"]
+        if "Relation Name" not in node and "Sort" not in kind and "Join" not in kind and kind != "Nested Loop":
+            continue
+        if kind in ("Index Scan", "Index Only Scan") and node.get("Scan Direction") == "Backward":
+            kind += " Backward"
+        loops = node.get("Actual Loops", 1)
+        rows = node.get("Actual Rows", 0) * loops
+        where = f" {node['Index Name']}" if "Index Name" in node else ""
+        where += f" on {node['Relation Name']}" if "Relation Name" in node else ""
+        if "Presorted Key" in node:
+            where += f" (presorted by {', '.join(node['Presorted Key'])}, sorts each group)"
+        per = f" in {loops:,} loops" if loops > 1 else ""
+        lines.append(f"{kind}{where}: {rows:,} rows{per}")
+    return lines
 
 
 def plan_text(conn: Connection, sql: str, *, analyze: bool = False) -> str:
     options = "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON" if analyze else "COSTS OFF"
-    return "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN ({options}) {sql}"))
+    text = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN ({options}) {sql}"))
+    conn.rollback()
+    return text
 
 
-def timed(conn: Connection, stmt: Select, *, runs: int, warmup: int, budget_s: float) -> tuple[Timing, Any]:
-    """Warm up, then time up to ``runs`` executions (at least 5; stop early past ``budget_s``)."""
-    result: Any = None
-    for _ in range(warmup):
-        result = conn.execute(stmt).all()
+def timed(conn: Connection, stmt: Select, args: argparse.Namespace) -> tuple[Timing, list[Any]]:
+    """Warm up, then time up to ``runs`` executions; past ``budget`` seconds stop (at least 3 runs)."""
+    t0 = time.perf_counter()
+    rows = conn.execute(stmt).all()
+    if time.perf_counter() - t0 < 1.0:  # a query over a second is warm after one run
+        for _ in range(args.warmup - 1):
+            rows = conn.execute(stmt).all()
     samples: list[float] = []
     started = time.perf_counter()
-    while len(samples) < runs:
+    while len(samples) < args.runs:
         t0 = time.perf_counter()
-        result = conn.execute(stmt).all()
+        rows = conn.execute(stmt).all()
         samples.append((time.perf_counter() - t0) * 1000)
-        if len(samples) >= 5 and time.perf_counter() - started > budget_s:
+        if len(samples) >= 3 and time.perf_counter() - started > args.budget:
             break
     conn.rollback()  # end the read transaction; nothing was written
-    return Timing(samples), result
+    return Timing(samples), rows
 
 
-def measure_screen(conn: Connection, build_query: Callable[[], Select], args: argparse.Namespace) -> Measurement:
-    query = build_query()
-    page, count = page_of(query), count_of(query)
-    page_sql, count_sql = literal_sql(conn, page), literal_sql(conn, count)
-    page_plan, count_plan = explain(conn, page_sql), explain(conn, count_sql)
-    page_t, rows = timed(conn, page, runs=args.runs, warmup=args.warmup, budget_s=args.budget)
-    count_t, total = timed(conn, count, runs=args.runs, warmup=args.warmup, budget_s=args.budget)
-    return Measurement(page_t, page_plan, len(rows), count_t, count_plan, int(total[0][0]), page_sql, count_sql)
+def run_query(conn: Connection, stmt: Select, args: argparse.Namespace, kind: str) -> Result:
+    sql = literal_sql(conn, stmt)
+    plan = explain(conn, sql)
+    timing, rows = timed(conn, stmt, args)
+    if kind == "page":
+        return Result(timing, plan, len(rows), sql, kind, data=[tuple(r) for r in rows])
+    return Result(timing, plan, int(rows[0][0]), sql, kind)
 
 
-def measure_all(conn: Connection, args: argparse.Namespace, title: str) -> dict[str, Measurement]:
+HEADER = f"{'screen':<20} {'query':<7} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'rows':>9}  index used: indexes"
+
+
+def print_row(name: str, kind: str, r: Result) -> None:
+    used = "yes" if r.plan.index_used else "NO "
+    print(
+        f"{name:<20} {kind:<7} {r.timing.n:>3} {r.timing.p50:8.1f} {r.timing.p95:8.1f} {r.rows:>9,}  "
+        f"{used}: {r.plan.describe()}",
+        flush=True,
+    )
+
+
+Measured = dict[str, dict[str, Result]]  # screen key -> kind -> result
+
+
+def measure_all(conn: Connection, args: argparse.Namespace, title: str, kinds: Sequence[str]) -> Measured:
     print(f"\n== {title}")
-    print(f"{'screen':<22} {'query':<6} {'n':>3} {'p50 ms':>9} {'p95 ms':>9} {'rows':>9}  index used / plan")
-    out: dict[str, Measurement] = {}
+    print(HEADER)
+    out: Measured = {}
     for screen in SCREENS:
-        m = measure_screen(conn, screen.build, args)
-        out[screen.key] = m
-        for kind, t, plan, rows in (("page", m.page, m.page_plan, m.page_rows), ("count", m.count, m.count_plan, m.total)):
-            used = "yes" if plan.index_used else "NO"
-            detail = ", ".join(plan.indexes) or "-"
-            if plan.seq_scans:
-                detail += f"; seq scan: {', '.join(plan.seq_scans)}"
-            name = screen.key if kind == "page" else ""
-            print(f"{name:<22} {kind:<6} {t.n:>3} {t.p50:9.1f} {t.p95:9.1f} {rows:>9,}  {used:<3} {detail}", flush=True)
+        out[screen.key] = {}
+        for n, kind in enumerate(kinds):
+            out[screen.key][kind] = r = run_query(conn, statement(screen, kind), args, kind)
+            print_row(screen.key if n == 0 else "", kind, r)
     return out
 
 
-# ------------------------------------------------------------------------------------ our indexes
+# ------------------------------------------------------------------------------------ indexes
 
 
-def our_indexes() -> list[Index]:
-    return [Index(name, *(table.c[col] for col in cols)) for name, table, cols in LEGACY_INDEXES]
+def our_index_ddl() -> list[tuple[str, str]]:
+    """(name, CREATE INDEX) of LEGACY_INDEXES, as plain DDL.
+
+    Plain SQL on purpose: an ``Index`` built on the legacy ``Table`` objects would attach itself to
+    soar-ext's ``legacy_metadata``.
+    """
+    return [(name, f"CREATE INDEX {name} ON {table.name} ({', '.join(cols)})") for name, table, cols in LEGACY_INDEXES]
 
 
 def drop_our_indexes(conn: Connection) -> None:
-    for index in our_indexes():
-        index.drop(conn)
+    for name, _ddl in our_index_ddl():
+        conn.exec_driver_sql(f"DROP INDEX {name}")
     conn.commit()
 
 
 def create_our_indexes(conn: Connection) -> None:
-    for index in our_indexes():
-        index.create(conn)
+    present = set(existing_indexes(conn))
+    for name, ddl in our_index_ddl():
+        if name not in present:
+            conn.exec_driver_sql(ddl)
     conn.commit()
 
 
@@ -494,99 +594,87 @@ def existing_indexes(conn: Connection) -> list[str]:
     return [r[0] for r in rows]
 
 
-# ------------------------------------------------------------------------------------ candidate fixes
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A candidate fix measured on the same data: optional extra DDL and/or another query shape."""
-
-    key: str
-    label: str
-    screens: Sequence[tuple[str, Callable[[], Select]]]
-    ddl: Sequence[str] = ()
-    undo: Sequence[str] = ()
-
-
-def variants() -> list[Variant]:
-    return []
-
-
-@contextlib.contextmanager
-def variant_ddl(conn: Connection, variant: Variant) -> Iterator[float]:
-    started = time.perf_counter()
-    for statement in variant.ddl:
-        conn.exec_driver_sql(statement)
-    conn.commit()
-    if variant.ddl:
-        analyze(conn)
-    try:
-        yield time.perf_counter() - started
-    finally:
-        for statement in variant.undo:
-            conn.exec_driver_sql(statement)
-        conn.commit()
-        if variant.undo:
-            analyze(conn)
-
-
 # ------------------------------------------------------------------------------------ report
 
 
-def verdict(t: Timing, plan: Plan) -> str:
-    ok = t.p95 <= GOAL_P95_MS and plan.index_used
-    if ok:
-        return "meets goal"
-    reasons = []
-    if t.p95 > GOAL_P95_MS:
-        reasons.append(f"p95 {t.p95:.1f} ms > {GOAL_P95_MS:.0f} ms")
-    if not plan.index_used:
-        reasons.append("plan not index-driven")
-    return "MISSES GOAL (" + "; ".join(reasons) + ")"
-
-
-def print_ratios(with_ix: Mapping[str, Measurement], without_ix: Mapping[str, Measurement]) -> None:
-    print("\n== with our indexes vs without (same data, same run); ratio = with ÷ without p95")
-    print(f"{'screen':<22} {'query':<6} {'with p95':>9} {'w/o p95':>9} {'ratio':>7} {'speed-up':>9}")
+def result_check(with_ix: Measured, without_ix: Measured) -> list[str]:
+    """Same pages with and without our indexes; each capped total = min(exact, cap + 1) in both runs."""
+    differ: list[str] = []
     for screen in SCREENS:
-        a, b = with_ix[screen.key], without_ix[screen.key]
-        for kind, ta, tb in (("page", a.page, b.page), ("count", a.count, b.count)):
+        w, wo = with_ix[screen.key], without_ix[screen.key]
+        if w["page"].data != wo["page"].data:
+            differ.append(f"{screen.key} page")
+        expected = min(w["exact"].rows, COUNT_CAP + 1)
+        if w["capped"].rows != expected or wo["capped"].rows != expected:
+            differ.append(f"{screen.key} capped total")
+    return differ
+
+
+def print_ratios(with_ix: Measured, without_ix: Measured) -> None:
+    print("\n== with our indexes vs without (same data, same run); ratio = with ÷ without, on p95")
+    print(f"{'screen':<20} {'query':<7} {'with ms':>9} {'w/o ms':>9} {'ratio':>7} {'speed-up':>9}")
+    for screen in SCREENS:
+        for kind in ("page", "capped"):
+            a, b = with_ix[screen.key][kind].timing, without_ix[screen.key][kind].timing
             name = screen.key if kind == "page" else ""
-            print(f"{name:<22} {kind:<6} {ta.p95:9.1f} {tb.p95:9.1f} {ta.p95 / tb.p95:7.3f} {tb.p95 / ta.p95:8.1f}×")
+            print(f"{name:<20} {kind:<7} {a.p95:9.1f} {b.p95:9.1f} {a.p95 / b.p95:7.4f} {b.p95 / a.p95:8.1f}×")
 
 
-def print_summary(
-    scale: Scale,
-    counts: Mapping[str, int],
-    build_s: float,
-    with_ix: Mapping[str, Measurement],
-    without_ix: Mapping[str, Measurement],
-) -> list[str]:
-    print("\n" + "=" * 100)
-    print("SUMMARY — exchange query screens on PostgreSQL")
+def print_summary(counts: Mapping[str, int], build_s: float, with_ix: Measured, without_ix: Measured) -> list[str]:
+    print("\n" + "=" * 118)
+    print(
+        f"SUMMARY — exchange query screens on PostgreSQL as shipped; p95 in ms; goal: p95 ≤ {GOAL_P95_MS:.0f} ms for "
+        "every page and capped total, page plan index-driven"
+    )
     print(
         f"data: {counts['pairings']:,} pairings, {counts['houses']:,} houses, {counts['families']:,} families, "
         f"{counts['inspections']:,} inspections, {counts['contracts']:,} contracts; built in {build_s:.0f} s"
     )
-    print(f"goal: p95 ≤ {GOAL_P95_MS:.0f} ms for every new filter, with the plan using an index")
-    print(f"{'screen':<22} {'page p95':>9} {'w/o idx':>9} {'speed-up':>9} {'count p95':>10} {'total':>9}  verdict")
+    print(
+        f"{'':<20} {' page (LIMIT 50) ':-^30}  {f' capped total (cap {COUNT_CAP}) ':-^37}  "
+        f"{' exact, information ':-^22}"
+    )
+    print(
+        f"{'screen':<20} {'ours':>7} {'w/o':>8} {'ours÷w/o':>8} {'idx':>4}  "
+        f"{'ours':>7} {'w/o':>8} {'ours÷w/o':>8} {'shown':>11}  {'p95':>9} {'rows':>12}"
+    )
     misses: list[str] = []
     for screen in SCREENS:
-        a, b = with_ix[screen.key], without_ix[screen.key]
-        page_verdict = verdict(a.page, a.page_plan)
-        count_verdict = verdict(a.count, a.count_plan)
-        if "MISSES" in page_verdict:
-            misses.append(f"{screen.key} page")
-        if "MISSES" in count_verdict:
-            misses.append(f"{screen.key} count")
+        w, wo = with_ix[screen.key], without_ix[screen.key]
+        for kind in ("page", "capped"):
+            if not w[kind].meets_goal:
+                misses.append(f"{screen.key} {kind}" + ("" if screen.new_filter else " (no filter)"))
+        wp, wc, wop, woc = w["page"].timing.p95, w["capped"].timing.p95, wo["page"].timing.p95, wo["capped"].timing.p95
+        idx = "yes" if w["page"].plan.index_used else "NO"
+        shown = shown_total(w["capped"].rows, COUNT_CAP)
         print(
-            f"{screen.key:<22} {a.page.p95:9.1f} {b.page.p95:9.1f} {b.page.p95 / a.page.p95:8.1f}× "
-            f"{a.count.p95:10.1f} {a.total:>9,}  page: {page_verdict}; count: {count_verdict}"
+            f"{screen.key:<20} {wp:7.1f} {wop:8.1f} {wp / wop:8.4f} {idx:>4}  "
+            f"{wc:7.1f} {woc:8.1f} {wc / woc:8.4f} {shown:>11}  {w['exact'].timing.p95:9.1f} {w['exact'].rows:>12,}"
         )
+    print(
+        "(ours = LEGACY_INDEXES as shipped; w/o = dropped; idx = page plan index-driven; shown = shown_total of the "
+        "capped count; exact = count_statement without cap, with our indexes)"
+    )
+    differ = result_check(with_ix, without_ix)
+    print(
+        "result check: pages identical with and without our indexes, every capped total = min(exact total, "
+        f"{COUNT_CAP + 1}): " + ("yes" if not differ else "NO — " + ", ".join(differ))
+    )
+    print("\nverdict, as shipped:")
+    for screen in SCREENS:
+        w = with_ix[screen.key]
+        print(f"  {screen.key:<20} page: {w['page'].verdict():<46} capped total: {w['capped'].verdict()}")
     if misses:
-        print(f"NOT MET for: {', '.join(misses)}")
+        print(f"GOAL NOT MET for {len(misses)} of {2 * len(SCREENS)} queries: {', '.join(misses)}")
     else:
-        print("goal met for every screen (page and count)")
+        print(f"goal met for every page and capped total ({2 * len(SCREENS)} queries)")
+    exact = sorted((with_ix[s.key]["exact"].timing.p95, s.key) for s in SCREENS)
+    over = sum(1 for ms, _ in exact if ms > GOAL_P95_MS)
+    print(
+        f"exact totals (information, not in the goal): p95 {exact[0][0]:.1f} ms ({exact[0][1]}) to "
+        f"{exact[-1][0]:.1f} ms ({exact[-1][1]}); {over} of {len(exact)} over {GOAL_P95_MS:.0f} ms"
+    )
+    print(f"why excluded: {EXACT_NOTE}")
     return misses
 
 
@@ -599,19 +687,45 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=30, help="timed executions per query")
     parser.add_argument("--warmup", type=int, default=3, help="untimed executions per query before timing")
     parser.add_argument(
-        "--budget", type=float, default=5.0, help="seconds per query after which timing stops (at least 5 runs)"
+        "--budget", type=float, default=3.0, help="seconds of timed runs per query; past it timing stops (min 3 runs)"
     )
     parser.add_argument("--seed", type=float, default=0.42, help="setseed() value for the generated data")
     parser.add_argument("--keep", action="store_true", help="keep the database instead of dropping it")
     parser.add_argument("--admin-url", default=ADMIN_URL, help="admin URL of the PostgreSQL server")
-    parser.add_argument("--plans", action="store_true", help="print the EXPLAIN of every query")
+    parser.add_argument(
+        "--plans", action="store_true", help="print EXPLAIN ANALYZE of every query as shipped (with our indexes)"
+    )
     return parser.parse_args(argv)
 
 
 def server_settings(conn: Connection) -> str:
-    names = ("server_version", "shared_buffers", "work_mem", "effective_cache_size", "max_parallel_workers_per_gather")
+    names = ("server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather")
     values = [f"{n}={conn.exec_driver_sql(f'SHOW {n}').scalar_one()}" for n in names]
     return ", ".join(values)
+
+
+def print_header(conn: Connection, counts: Mapping[str, int], build_s: float, args: argparse.Namespace) -> None:
+    print(f"built in {build_s:.1f} s; server: {server_settings(conn)}")
+    print(
+        f"pairings {counts['pairings']:,} (未配租 {counts['unallocated']:,}, 配对成功 {counts['matched']:,}, "
+        f"without pdcgsj {counts['no_pdcgsj']:,}); inspections {counts['inspections']:,} "
+        f"(00 {counts['insp_00']:,} / 01 {counts['insp_01']:,} / 02 {counts['insp_02']:,}); "
+        f"contracts {counts['contracts']:,} (换房 {counts['exchange_contracts']:,}: signed "
+        f"{counts['exchange_signed']:,}, drafts {counts['exchange_drafts']:,}); houses {counts['houses']:,}; "
+        f"families {counts['families']:,}"
+    )
+    print(f"indexes on tpg_hfpd/tpg_hfyf/tpg_zlht: {', '.join(existing_indexes(conn))}")
+    print("screens: " + "; ".join(f"{screen.key} = {SCREEN_NOTES[screen.key]}" for screen in SCREENS))
+    print(
+        f"queries: page = amended listing ORDER BY pdcgsj DESC, pdid DESC LIMIT {PAGE_SIZE}; capped = "
+        f"count_statement(listing, cap={COUNT_CAP}) (shown as '{COUNT_CAP}+'); exact = count_statement(listing), "
+        "information only"
+    )
+    print(
+        f"timing: up to {args.runs} runs per query after {args.warmup} warm-up runs, stopping after "
+        f"{args.budget:g} s of runs (min 3); statements are not server-prepared (custom plans, as EXPLAIN shows)"
+    )
+    conn.rollback()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -627,52 +741,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     # prepare_threshold=None: every execution is planned with its values, like the EXPLAIN shown
     engine = make_engine(url, connect_args={"prepare_threshold": None})
     try:
-        print("exchange_query_pg — exchange query screens on PostgreSQL (DESIGN.md §8)")
+        print("exchange_query_pg — exchange query screens on PostgreSQL, as shipped (DESIGN.md §8)")
         print(f"database: {name} on {args.admin_url.split('@')[-1].rsplit('/', 1)[0]} (throwaway)")
         print(
-            f"building: {scale.pairings:,} pairings, {scale.families:,} families/persons, "
-            f"{scale.houses:,} houses, {scale.regular_contracts:,} new/renewal contracts"
+            f"building: {scale.pairings:,} pairings, {scale.families:,} persons/families, {scale.houses:,} houses, "
+            f"{scale.regular_contracts:,} new/renewal contracts"
         )
         started = time.perf_counter()
         build(engine, url, scale, args.seed)
         build_s = time.perf_counter() - started
         with engine.connect() as conn:
             counts = distribution(conn)
-            conn.rollback()
-            print(f"built in {build_s:.1f} s; server: {server_settings(conn)}")
-            print(
-                f"rows: pairings {counts['pairings']:,} (未配租 {counts['unallocated']:,}, 配对成功 {counts['matched']:,}); "
-                f"inspections {counts['inspections']:,} (00 {counts['insp_00']:,} / 01 {counts['insp_01']:,} / "
-                f"02 {counts['insp_02']:,}); contracts {counts['contracts']:,} (换房 {counts['exchange_contracts']:,}: "
-                f"signed {counts['exchange_signed']:,}, drafts {counts['exchange_drafts']:,}); "
-                f"houses {counts['houses']:,}; families {counts['families']:,}"
-            )
-            print(f"indexes on the three big tables: {', '.join(existing_indexes(conn))}")
-            conn.rollback()
-            print(
-                f"timing: {args.runs} runs per query after {args.warmup} warm-up runs "
-                f"(fewer, min 5, if a query exceeds {args.budget:.0f} s); page = LIMIT {PAGE_SIZE}"
-            )
-
-            with_ix = measure_all(conn, args, "WITH our indexes (LEGACY_INDEXES present)")
+            print_header(conn, counts, build_s, args)
+            with_ix = measure_all(conn, args, "WITH our indexes (LEGACY_INDEXES as shipped)", KINDS)
             drop_our_indexes(conn)
             analyze(conn)
             try:
-                without_ix = measure_all(conn, args, "WITHOUT our indexes (LEGACY_INDEXES dropped, ANALYZE)")
+                without_ix = measure_all(
+                    conn, args, "WITHOUT our indexes (LEGACY_INDEXES dropped, ANALYZE)", ("page", "capped")
+                )
             finally:
+                conn.rollback()
                 create_our_indexes(conn)
                 analyze(conn)
             print_ratios(with_ix, without_ix)
-            misses = print_summary(scale, counts, build_s, with_ix, without_ix)
-            if misses or args.plans:
-                print("\n== plans (EXPLAIN ANALYZE, costs off) of the queries that miss the goal")
+            misses = print_summary(counts, build_s, with_ix, without_ix)
+            if misses:
+                print("\nwhy (EXPLAIN ANALYZE of each query that misses the goal; rows actually handled per node):")
                 for screen in SCREENS:
-                    m = with_ix[screen.key]
-                    for kind, sql in (("page", m.page_sql), ("count", m.count_sql)):
-                        if args.plans or f"{screen.key} {kind}" in misses:
-                            print(f"\n-- {screen.key} {kind}")
-                            print(plan_text(conn, sql, analyze=True))
-                conn.rollback()
+                    for kind in ("page", "capped"):
+                        if any(m.startswith(f"{screen.key} {kind}") for m in misses):
+                            digest = plan_digest(conn, with_ix[screen.key][kind].sql)
+                            print(f"  {screen.key} {kind}: " + " | ".join(digest))
+            if args.plans:
+                for screen in SCREENS:
+                    for kind in KINDS:
+                        print(f"\n-- {screen.key} {kind}")
+                        print(plan_text(conn, with_ix[screen.key][kind].sql, analyze=True))
         print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
         return 0
     finally:
