@@ -42,9 +42,11 @@ class DemoReport:
     filters: dict[str, int] = field(default_factory=dict)
     confirmed: str | None = None
     committed: bool = False
+    startup_problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = ["【押金减免】新配租/续租待签合同："]
+        out = [f"【启动检查】{p}" for p in self.startup_problems] or ["【启动检查】各插件启动正常"]
+        out.append("【押金减免】新配租/续租待签合同：")
         out += [
             f"  {label}：{self.waiver[key]} 份"
             for key, label in (("waived", "押金减免"), ("required", "押金照常缴纳"), ("recheck", "待复核"))
@@ -104,6 +106,8 @@ def run_demo(engine: Engine, config: Config, *, commit: bool = False, limit: int
             conn.rollback()
             if not households:
                 raise RuntimeError("the database holds no households: run `soar-ext db init` first")
+            report.startup_problems = host.startup(host.context(DEMO_OPERATOR, conn))
+            conn.rollback()
             trans = conn.begin()
             try:
                 ctx = host.context(DEMO_OPERATOR, conn)
@@ -170,5 +174,6 @@ def run_demo(engine: Engine, config: Config, *, commit: bool = False, limit: int
                 trans.commit()
             else:
                 trans.rollback()
-        host.adapters.close()
+        with engine.connect() as conn:
+            host.shutdown(host.context(DEMO_OPERATOR, conn))
     return report

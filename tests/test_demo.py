@@ -71,3 +71,11 @@ def test_demo_on_an_empty_database_says_what_to_do(tmp_path: Path, capsys: pytes
     engine.dispose()
     assert main(["demo", "--url", url]) == 2
     assert "soar-ext db init" in capsys.readouterr().err
+
+
+def test_demo_reports_start_up_problems(url: str) -> None:
+    engine = make_engine(url)
+    report = run_demo(engine, Config(plugin_settings={"deposit_waiver": {"threshold": "high"}}))
+    engine.dispose()
+    assert any("threshold" in p for p in report.startup_problems)
+    assert report.waiver["recheck"] == sum(report.waiver.values()) > 0
