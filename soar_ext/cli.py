@@ -298,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DATABASE_ERRORS as exc:
         print(_database_error_message(exc, _url_for_message(args)), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

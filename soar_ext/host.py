@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -443,8 +443,3 @@ class SoarHost:
                 continue
             jobs.extend(replace(j, plugin=name) for j in result)
         return jobs
-
-
-def hook_names() -> Sequence[str]:
-    """Every hook the host offers."""
-    return hookspecs.ALL_HOOKS

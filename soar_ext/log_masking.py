@@ -36,9 +36,6 @@ class IdMaskingFilter(logging.Filter):
 _FORMATTER = logging.Formatter()
 
 
-_installed = False
-
-
 def install_id_masking(logger_name: str = "soar_ext") -> None:
     """Attach the masking filter to the ``soar_ext`` logger and to the root handlers.
 
@@ -46,7 +43,6 @@ def install_id_masking(logger_name: str = "soar_ext") -> None:
     also attached to the root logger's handlers (records from child loggers pass them).
     Idempotent.
     """
-    global _installed
     flt = IdMaskingFilter()
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, IdMaskingFilter) for f in logger.filters):
@@ -54,7 +50,6 @@ def install_id_masking(logger_name: str = "soar_ext") -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, IdMaskingFilter) for f in handler.filters):
             handler.addFilter(flt)
-    _installed = True
 
 
 def mask_logger(name: str) -> logging.Logger:
