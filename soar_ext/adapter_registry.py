@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
+import weakref
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -25,7 +26,9 @@ FACTORIES: Mapping[str, tuple[str, str, str]] = {
 class AdapterRegistry:
     """Builds each adapter from its config section on first use; ``run`` calls async adapters from sync hooks.
 
-    ``instances`` injects ready clients (tests, SOAR's own wiring).
+    ``instances`` injects ready clients (tests, SOAR's own wiring). The clients are bound to the
+    runner's event loop: :meth:`close` closes them through the runner, and if the runner is
+    closed first, it closes them on its loop before stopping it (a close hook registered here).
     """
 
     def __init__(
@@ -35,6 +38,14 @@ class AdapterRegistry:
         self.runner = runner or default_runner()
         self._instances: dict[str, Any] = dict(instances or {})
         self._lock = threading.Lock()
+        ref = weakref.ref(self)
+
+        async def close_clients_on_runner_close() -> None:
+            registry = ref()
+            if registry is not None:
+                await registry._aclose_clients()
+
+        self._remove_close_hook = self.runner.add_close_hook(close_clients_on_runner_close)
 
     def get(self, name: str) -> Any:
         with self._lock:
@@ -67,12 +78,27 @@ class AdapterRegistry:
         """Run an adapter coroutine from synchronous hook code."""
         return self.runner.run(coro, timeout)
 
-    def close(self) -> None:
-        """Close every client that was built."""
+    def _take_clients(self) -> list[Any]:
         with self._lock:
             clients, self._instances = list(self._instances.values()), {}
-        for client in clients:
+        return clients
+
+    async def _aclose_clients(self) -> None:
+        """On the runner's loop: close every client (used when the runner closes first)."""
+        for client in self._take_clients():
             aclose = getattr(client, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):  # closing must not fail shutdown
-                    self.runner.run(aclose(), timeout=5)
+                    await aclose()
+
+    def close(self) -> None:
+        """Close every client that was built, on the runner's loop, while the runner still runs.
+
+        Call this before closing the runner; if the runner is already closed, its close hook has
+        closed the clients. The runner itself (often the process-wide one) is left running.
+        """
+        if not self.runner.closed:
+            with contextlib.suppress(Exception):  # closing must not fail shutdown
+                self.runner.run(self._aclose_clients(), timeout=5)
+        self._take_clients()
+        self._remove_close_hook()

@@ -12,30 +12,37 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import datetime as dt
+import decimal
 import email.utils
 import hashlib
 import hmac
-import inspect
 import json
 import math
+import random
+import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity.wait import wait_base
 
+from soar_ext.idnumber import mask_in_text
 from soar_ext.log_masking import get_logger, mask_logger
 from soar_ext.secret import Secret
 
 T = TypeVar("T")
 
 log = get_logger(__name__)
+
+#: Default cap of a response body (decoded); a larger answer is a :class:`BadResponse`.
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 #: HTTP statuses worth another attempt of an idempotent call.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -52,6 +59,9 @@ class AdapterError(Exception):
     """
 
     def __init__(self, system: str, call: str, reason: str) -> None:
+        # defence in depth: reasons are built from our own text and already-masked upstream text,
+        # but a full ID number must never reach a message whatever a caller passes in
+        reason = mask_in_text(str(reason))
         self.system = system
         self.call = call
         self.reason = reason
@@ -81,7 +91,7 @@ class QuotaExceeded(AdapterError):
 
     def __init__(self, system: str, call: str, reason: str, *, retry_after: float | None = None) -> None:
         super().__init__(system, call, reason)
-        self.retry_after = retry_after
+        self.retry_after = sanitize_delay(retry_after)
 
     def __reduce__(self):
         return (_rebuild_quota, (self.__class__, self.system, self.call, self.reason, self.retry_after))
@@ -136,6 +146,8 @@ class HttpSettings:
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 30.0
     max_connections: int = 50
+    attempt_timeout: float | None = None  # wall-time cap of one attempt; None: connect + read timeout
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # larger answers are a BadResponse
 
     def __post_init__(self) -> None:
         if not self.base_url or not str(self.base_url).startswith(("http://", "https://")):
@@ -143,11 +155,20 @@ class HttpSettings:
         for name in ("connect_timeout", "read_timeout", "rate_per_second", "breaker_reset_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} 必须大于0")
-        for name in ("burst", "retry_attempts", "breaker_failure_threshold", "max_connections"):
+        if self.attempt_timeout is not None and not self.attempt_timeout > 0:
+            raise ValueError("attempt_timeout 必须大于0")
+        for name in ("burst", "retry_attempts", "breaker_failure_threshold", "max_connections", "max_response_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} 必须至少为1")
-        if self.retry_initial_delay < 0 or self.retry_max_delay < 0:
-            raise ValueError("retry_initial_delay / retry_max_delay 不能为负数")
+        if not (self.retry_initial_delay >= 0 and self.retry_max_delay >= 0):  # also rejects NaN
+            raise ValueError("retry_initial_delay / retry_max_delay 不能为负数或NaN")
+
+    @property
+    def effective_attempt_timeout(self) -> float:
+        """The wall-time limit of one attempt: ``attempt_timeout``, else connect + read timeout."""
+        if self.attempt_timeout is not None:
+            return self.attempt_timeout
+        return self.connect_timeout + self.read_timeout
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> HttpSettings:
@@ -279,12 +300,31 @@ class RateLimiter:
 # --------------------------------------------------------------------------- circuit breaker
 
 
+class BreakerTicket:
+    """What :meth:`CircuitBreaker.before_call` hands to an admitted call.
+
+    The call gives it back with its outcome (``record_success`` / ``record_failure`` /
+    ``release``). Only the ticket of the half-open probe can close or re-open a half-open
+    breaker, so a call that was admitted while the breaker was still closed and ends (or is
+    cancelled) during the half-open phase cannot free the probe slot for a second probe.
+    """
+
+    __slots__ = ("probe",)
+
+    def __init__(self, *, probe: bool) -> None:
+        self.probe = probe
+
+    def __repr__(self) -> str:
+        return f"BreakerTicket(probe={self.probe})"
+
+
 class CircuitBreaker:
     """Consecutive-failure circuit breaker: ``closed`` → ``open`` → ``half_open`` → ``closed``.
 
     After ``failure_threshold`` consecutive failures the breaker opens and every call fails
-    fast with :class:`CircuitOpen`. After ``reset_seconds`` one probe call is let through
-    (``half_open``); its success closes the breaker, its failure opens it again.
+    fast with :class:`CircuitOpen`. After ``reset_seconds`` exactly one probe call is let
+    through (``half_open``); its success closes the breaker, its failure opens it again. Calls
+    report their outcome with the :class:`BreakerTicket` they were admitted with.
     """
 
     CLOSED = "closed"
@@ -309,7 +349,7 @@ class CircuitBreaker:
         self._state = self.CLOSED
         self._failures = 0
         self._opened_at = 0.0
-        self._probe_in_flight = False
+        self._probe: BreakerTicket | None = None
 
     @classmethod
     def from_settings(
@@ -329,62 +369,118 @@ class CircuitBreaker:
     def consecutive_failures(self) -> int:
         return self._failures
 
-    def before_call(self, call: str = "调用") -> None:
-        """Raise :class:`CircuitOpen` unless a call may go out now."""
+    def _open_error(self, call: str, now: float) -> CircuitOpen | None:
+        remaining = self.reset_seconds - (now - self._opened_at)
+        if remaining <= 0:
+            return None
+        return CircuitOpen(
+            self.system,
+            call,
+            f"连续失败{self._failures}次，已暂停调用（熔断中，约{math.ceil(remaining)}秒后重试）",
+        )
+
+    def before_call(self, call: str = "调用") -> BreakerTicket:
+        """Admit a call and return its ticket, or raise :class:`CircuitOpen`."""
         with self._lock:
             if self._state == self.CLOSED:
-                return
-            now = self._clock()
+                return BreakerTicket(probe=False)
             if self._state == self.OPEN:
-                remaining = self.reset_seconds - (now - self._opened_at)
-                if remaining > 0:
-                    raise CircuitOpen(
-                        self.system,
-                        call,
-                        f"连续失败{self._failures}次，已暂停调用（熔断中，约{math.ceil(remaining)}秒后重试）",
-                    )
+                error = self._open_error(call, self._clock())
+                if error is not None:
+                    raise error
                 self._state = self.HALF_OPEN
-                self._probe_in_flight = False
+                self._probe = None
             # half open: exactly one probe at a time
-            if self._probe_in_flight:
+            if self._probe is not None:
                 raise CircuitOpen(self.system, call, "熔断恢复探测进行中，已暂停其他调用")
-            self._probe_in_flight = True
+            self._probe = BreakerTicket(probe=True)
+            return self._probe
 
-    def record_success(self) -> None:
+    def check(self, call: str = "调用") -> None:
+        """Raise :class:`CircuitOpen` while the breaker is open; admits nothing and takes no probe slot.
+
+        For follow-up requests made on behalf of an already admitted call (such as renewing a
+        credential): they must not go out while the breaker is open, but they must not compete
+        with their own call for the single half-open probe either.
+        """
         with self._lock:
-            if self._state != self.CLOSED:
+            if self._state == self.OPEN:
+                error = self._open_error(call, self._clock())
+                if error is not None:
+                    raise error
+
+    def _is_probe(self, ticket: BreakerTicket | None) -> bool:
+        return ticket is not None and ticket is self._probe
+
+    def record_success(self, ticket: BreakerTicket | None) -> None:
+        """The upstream answered the call admitted with ``ticket``."""
+        with self._lock:
+            if self._state == self.CLOSED:
+                self._failures = 0
+            elif self._is_probe(ticket):
                 log.info("%s熔断器恢复（closed）", self.system)
-            self._state = self.CLOSED
-            self._failures = 0
-            self._probe_in_flight = False
+                self._state = self.CLOSED
+                self._failures = 0
+                self._probe = None
+            # else: a call admitted before the breaker opened says nothing about the probe
 
-    def record_failure(self) -> None:
+    def record_failure(self, ticket: BreakerTicket | None) -> None:
+        """The call admitted with ``ticket`` failed in a way that says the upstream is unhealthy."""
         with self._lock:
-            self._failures += 1
-            self._probe_in_flight = False
-            if self._state == self.HALF_OPEN or (
-                self._state == self.CLOSED and self._failures >= self.failure_threshold
-            ):
-                if self._state == self.CLOSED:
+            if self._state == self.CLOSED:
+                self._failures += 1
+                if self._failures >= self.failure_threshold:
                     log.warning("%s熔断器打开：连续失败%d次", self.system, self._failures)
-                self._state = self.OPEN
-                self._opened_at = self._clock()
-            elif self._state == self.OPEN:
+                    self._state = self.OPEN
+                    self._opened_at = self._clock()
+            elif self._state == self.HALF_OPEN:
+                if self._is_probe(ticket):
+                    self._failures += 1
+                    self._state = self.OPEN
+                    self._opened_at = self._clock()
+                    self._probe = None
+            else:  # open: a late failure of a call admitted before it opened keeps it open longer
+                self._failures += 1
                 self._opened_at = self._clock()
 
-    def release(self) -> None:
-        """End a call whose outcome says nothing about upstream health (frees a half-open probe)."""
+    def release(self, ticket: BreakerTicket | None) -> None:
+        """End a call whose outcome says nothing about upstream health (frees the probe slot if it held it)."""
         with self._lock:
-            self._probe_in_flight = False
+            if self._is_probe(ticket):
+                self._probe = None
 
     def reset(self) -> None:
         with self._lock:
             self._state = self.CLOSED
             self._failures = 0
-            self._probe_in_flight = False
+            self._probe = None
 
 
 # --------------------------------------------------------------------------- retry policy
+
+
+def sanitize_delay(value: object) -> float | None:
+    """A usable delay in seconds from an upstream-supplied value, or None.
+
+    Accepts numbers (also ``Decimal``) and numeric text; NaN, infinities, booleans and anything else are ignored
+    (None), negative values become 0. The caller still caps the result (``retry_max_delay``).
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, int | float | decimal.Decimal):
+        return None
+    try:
+        seconds = float(value)
+    except (OverflowError, ValueError):  # an int too large for a float, a signalling NaN
+        return None
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
@@ -399,32 +495,36 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         if when is None:
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
         seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
-    if math.isnan(seconds) or math.isinf(seconds):
-        return None
-    return max(0.0, seconds)
+    return sanitize_delay(seconds)
+
+
+def retry_after_from_body(value: object) -> float | None:
+    """A ``retryAfter`` field of a response body, validated like the header (finite, not negative)."""
+    return sanitize_delay(value)
 
 
 def _retry_after_of(exc: BaseException) -> float | None:
     if isinstance(exc, QuotaExceeded):
-        return exc.retry_after
+        return sanitize_delay(exc.retry_after)
     if isinstance(exc, httpx.HTTPStatusError):
         return parse_retry_after(exc.response.headers.get("Retry-After"))
     return None
 
 
-def _is_retryable(exc: BaseException) -> bool:
+def is_retryable_failure(exc: BaseException) -> bool:
+    """Whether an idempotent call that failed with ``exc`` is worth another attempt."""
     if isinstance(exc, CircuitOpen):
         return False
     if isinstance(exc, httpx.TransportError | QuotaExceeded):
         return True
-    if isinstance(exc, UpstreamUnavailable):  # an adapter's own "system busy" envelope code
+    if isinstance(exc, UpstreamUnavailable):  # an adapter's own "system busy" envelope code, an attempt timeout
         return True
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code in RETRYABLE_STATUSES
@@ -435,11 +535,10 @@ def _counts_as_upstream_failure(exc: BaseException) -> bool:
     """Failures that say the upstream is unhealthy (these feed the circuit breaker)."""
     if isinstance(exc, CircuitOpen):
         return False
-    if isinstance(exc, httpx.TransportError | UpstreamUnavailable | BadResponse):
-        return True
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code >= 500
-    return False
+    # any other httpx error: transport, timeout, undecodable body, protocol violations
+    return isinstance(exc, httpx.HTTPError | UpstreamUnavailable | BadResponse)
 
 
 def _upstream_answered(exc: BaseException) -> bool:
@@ -451,17 +550,45 @@ def _upstream_answered(exc: BaseException) -> bool:
     return isinstance(exc, AdapterError) and not isinstance(exc, UpstreamUnavailable | BadResponse)
 
 
-_JITTER_PARAMS = frozenset(inspect.signature(wait_exponential_jitter.__init__).parameters)
+#: Jitter added to an honoured ``Retry-After``: up to this fraction of the delay ...
+RETRY_AFTER_JITTER_FRACTION = 0.1
+#: ... and at least up to this many seconds (so that ``Retry-After: 0`` is spread too), at most 1 s.
+RETRY_AFTER_JITTER_MIN = 0.05
 
 
-class _WaitRetryAfterOrBackoff(wait_base):
-    """Honour ``Retry-After`` (capped) when the failure carries one, else jittered exponential backoff."""
+class RetryWait(wait_base):
+    """The wait before the next attempt.
 
-    def __init__(self, initial: float, cap: float) -> None:
-        self.cap = cap
-        # tenacity 9.2 renamed ``initial`` to ``multiplier``; support both
-        first = "multiplier" if "multiplier" in _JITTER_PARAMS else "initial"
-        self.backoff = wait_exponential_jitter(**{first: initial}, max=cap, jitter=initial)
+    * The failure carries a ``Retry-After`` (header, body field or quota error): wait that long
+      plus a small positive jitter (up to 10 %, at least up to 50 ms), so that callers told the
+      same time do not come back at the same instant. Never longer than ``cap``: a
+      ``Retry-After`` beyond the cap is cut to the cap minus the jitter.
+    * Otherwise "full jitter" exponential backoff: a random wait between 0 and
+      ``min(cap, initial * 2**(attempt-1))`` — spread out also once the cap is reached.
+
+    Upstream values that are not finite numbers are ignored; negative ones count as 0.
+    """
+
+    def __init__(self, initial: float, cap: float, *, rng: random.Random | None = None) -> None:
+        self.initial = max(0.0, float(initial))
+        self.cap = max(0.0, float(cap))
+        self._rng = rng or random.Random()
+
+    def ceiling(self, attempt_number: int) -> float:
+        """The upper bound of the backoff after attempt ``attempt_number`` (1-based)."""
+        exponent = min(max(attempt_number, 1) - 1, 64)  # no float overflow for absurd attempt counts
+        return min(self.cap, self.initial * 2.0**exponent)
+
+    def backoff(self, attempt_number: int) -> float:
+        return self._rng.uniform(0.0, self.ceiling(attempt_number))
+
+    def after_retry_after(self, retry_after: float) -> float:
+        base = min(max(0.0, retry_after), self.cap)
+        spread = min(max(RETRY_AFTER_JITTER_FRACTION * base, RETRY_AFTER_JITTER_MIN), 1.0)
+        jitter = self._rng.uniform(0.0, spread)
+        if retry_after < self.cap:
+            return min(self.cap, base + jitter)  # still never earlier than the upstream asked
+        return max(0.0, self.cap - jitter)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
@@ -469,8 +596,8 @@ class _WaitRetryAfterOrBackoff(wait_base):
         if exc is not None:
             retry_after = _retry_after_of(exc)
             if retry_after is not None:
-                return min(retry_after, self.cap)
-        return min(self.backoff(retry_state), self.cap)
+                return self.after_retry_after(retry_after)
+        return self.backoff(retry_state.attempt_number)
 
 
 def _describe(exc: BaseException) -> str:
@@ -487,20 +614,32 @@ def _describe(exc: BaseException) -> str:
         return "无法连接到服务"
     if isinstance(exc, httpx.TransportError):
         return f"网络传输错误（{type(exc).__name__}）"
+    if isinstance(exc, httpx.DecodingError):
+        return "返回内容的压缩编码无效"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"服务返回HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"HTTP通信错误（{type(exc).__name__}）"
     if isinstance(exc, AdapterError):
         return exc.reason
     return type(exc).__name__
 
 
 def _final_error(exc: BaseException, *, system: str, call: str, attempts: int) -> BaseException:
-    """Map the last failure to a typed :class:`AdapterError` (typed errors pass through)."""
+    """Map the last failure to a typed :class:`AdapterError` (typed errors pass through).
+
+    Every ``httpx`` error becomes typed: transport errors and 5xx → :class:`UpstreamUnavailable`,
+    429 → :class:`QuotaExceeded`, 401/403 → :class:`AuthenticationFailed`, other 4xx →
+    :class:`RequestRejected`, an undecodable body (``httpx.DecodingError``) →
+    :class:`BadResponse`, any other ``httpx.HTTPError`` → :class:`UpstreamUnavailable`.
+    """
     suffix = f"（共尝试{attempts}次）" if attempts > 1 else ""
     if isinstance(exc, AdapterError):
         return exc
     if isinstance(exc, httpx.TransportError):
         return UpstreamUnavailable(system, call, _describe(exc) + suffix)
+    if isinstance(exc, httpx.DecodingError):
+        return BadResponse(system, call, _describe(exc))
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         if status == 429:
@@ -515,7 +654,26 @@ def _final_error(exc: BaseException, *, system: str, call: str, attempts: int) -
         if status in (401, 403):
             return AuthenticationFailed(system, call, f"认证失败（HTTP {status}）")
         return RequestRejected(system, call, f"请求被拒绝（HTTP {status}）", status=status)
+    if isinstance(exc, httpx.HTTPError):
+        return UpstreamUnavailable(system, call, _describe(exc) + suffix)
     return exc
+
+
+_SHARED_FAILURE: contextvars.ContextVar[bool] = contextvars.ContextVar("soar_ext_shared_failure", default=False)
+
+
+def note_shared_failure() -> None:
+    """Say that the failure the current attempt is about to raise is not its own.
+
+    For a failure another caller's request met (a shared credential renewal): that caller's
+    attempt reports it to the circuit breaker once; the attempts that merely waited for the
+    same outcome must not count it again, or one failed request would look like many.
+    """
+    _SHARED_FAILURE.set(True)
+
+
+def _attempt_timed_out(system: str, call: str, seconds: float) -> UpstreamUnavailable:
+    return UpstreamUnavailable(system, call, f"单次请求超过{seconds:g}秒仍未完成")
 
 
 async def call_with_resilience(
@@ -530,15 +688,17 @@ async def call_with_resilience(
 ) -> T:
     """Run ``fn`` (one complete HTTP attempt, including envelope parsing) with the shared policy.
 
-    Each attempt checks the breaker, waits for the rate limiter and calls ``fn``. ``fn`` signals
-    failures by raising ``httpx`` errors (``response.raise_for_status()``) or typed
-    :class:`AdapterError` subclasses. Only idempotent calls are retried, and only on transport
-    errors, timeouts, HTTP 429/502/503/504, :class:`QuotaExceeded` and
-    :class:`UpstreamUnavailable` (never on other 4xx, :class:`AuthenticationFailed` or
-    :class:`BadResponse`). ``fn`` must rebuild its request (fresh timestamp/signature) on each
-    call. The final failure is raised as a typed error.
+    Each attempt checks the breaker, waits for the rate limiter and calls ``fn`` under a
+    wall-time limit (``settings.effective_attempt_timeout``; exceeding it is an
+    :class:`UpstreamUnavailable`). ``fn`` signals failures by raising ``httpx`` errors
+    (``response.raise_for_status()``) or typed :class:`AdapterError` subclasses. Only idempotent
+    calls are retried, and only on transport errors, timeouts, HTTP 429/502/503/504,
+    :class:`QuotaExceeded` and :class:`UpstreamUnavailable` (never on other 4xx,
+    :class:`AuthenticationFailed` or :class:`BadResponse`). ``fn`` must rebuild its request
+    (fresh timestamp/signature) on each call. The final failure is raised as a typed error.
     """
     attempts = settings.retry_attempts if idempotent else 1
+    attempt_timeout = settings.effective_attempt_timeout
     attempt_no = 0
     sent = 0  # attempts that actually reached fn
     last_failure: BaseException | None = None
@@ -546,25 +706,37 @@ async def call_with_resilience(
     async def attempt() -> T:
         nonlocal attempt_no, sent, last_failure
         attempt_no += 1
-        breaker.before_call(call)
+        ticket = breaker.before_call(call)
         try:
             await limiter.acquire()
         except BaseException:
-            breaker.release()
+            breaker.release(ticket)
             raise
         sent += 1
+        deadline = asyncio.timeout(attempt_timeout)
+        shared = _SHARED_FAILURE.set(False)
         try:
-            result = await fn()
+            try:
+                async with deadline:
+                    result = await fn()
+            except TimeoutError:
+                if deadline.expired():
+                    raise _attempt_timed_out(system, call, attempt_timeout) from None
+                raise
         except BaseException as exc:
             last_failure = exc
-            if _counts_as_upstream_failure(exc):
-                breaker.record_failure()
+            if _SHARED_FAILURE.get():
+                breaker.release(ticket)  # already counted by the attempt whose request failed
+            elif _counts_as_upstream_failure(exc):
+                breaker.record_failure(ticket)
             elif _upstream_answered(exc):
-                breaker.record_success()
+                breaker.record_success(ticket)
             else:
-                breaker.release()
+                breaker.release(ticket)
             raise
-        breaker.record_success()
+        finally:
+            _SHARED_FAILURE.reset(shared)
+        breaker.record_success(ticket)
         return result
 
     def before_sleep(retry_state: RetryCallState) -> None:
@@ -580,8 +752,8 @@ async def call_with_resilience(
 
     retrying = AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=_WaitRetryAfterOrBackoff(settings.retry_initial_delay, settings.retry_max_delay),
-        retry=retry_if_exception(_is_retryable),
+        wait=RetryWait(settings.retry_initial_delay, settings.retry_max_delay),
+        retry=retry_if_exception(is_retryable_failure),
         before_sleep=before_sleep,
         reraise=True,
     )
@@ -602,17 +774,129 @@ async def call_with_resilience(
         raise final from exc
 
 
+# --------------------------------------------------------------------------- sending and reading
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:g} MiB"
+    if size >= 1024:
+        return f"{size / 1024:g} KiB"
+    return f"{size}字节"
+
+
+_HOP_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+async def send_request(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    *,
+    settings: HttpSettings,
+    system: str,
+    call: str,
+) -> httpx.Response:
+    """Send ``request`` and read its body under the attempt time limit and the size cap.
+
+    The body is streamed and counted while it arrives (after content decoding), so an endless
+    or huge answer cannot exhaust memory: more than ``settings.max_response_bytes`` (or a
+    larger declared ``Content-Length``) is a :class:`BadResponse` ("返回报文过大"). An answer
+    that takes longer than ``settings.effective_attempt_timeout`` in total (for instance one
+    trickled a byte at a time, which no read timeout catches) is an
+    :class:`UpstreamUnavailable`; an undecodable ``Content-Encoding`` is a :class:`BadResponse`.
+    The returned response holds the decoded body in memory.
+    """
+    limit = settings.max_response_bytes
+    seconds = settings.effective_attempt_timeout
+    too_large = f"返回报文过大（超过{_size_text(limit)}上限）"
+    deadline = asyncio.timeout(seconds)
+    try:
+        async with deadline:
+            response = await client.send(request, stream=True)
+            try:
+                declared = response.headers.get("Content-Length", "").strip()
+                if declared.isdigit() and int(declared) > limit:
+                    raise BadResponse(system, call, too_large)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise BadResponse(system, call, too_large)
+                    chunks.append(chunk)
+            finally:
+                await response.aclose()
+    except TimeoutError:
+        if deadline.expired():
+            raise _attempt_timed_out(system, call, seconds) from None
+        raise
+    except httpx.DecodingError:
+        raise BadResponse(system, call, "返回内容的压缩编码无效") from None
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks), request=request)
+
+
 # --------------------------------------------------------------------------- helpers for envelope parsing
 
 
 def parse_json(response: httpx.Response, *, system: str, call: str, **loads_kwargs: Any) -> Any:
-    """Decode a JSON body or raise :class:`BadResponse` (the body itself is never quoted)."""
+    """Decode a JSON body or raise :class:`BadResponse` (the body itself is never quoted).
+
+    Nesting too deep for the decoder (``RecursionError``) is a malformed answer too.
+    """
     try:
         return json.loads(response.content, **loads_kwargs)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         size = len(response.content)
         reason = f"返回内容不是有效的JSON（HTTP {response.status_code}，{size}字节）"
         raise BadResponse(system, call, reason) from None
+
+
+def loads_text(text: str | bytes) -> Any:
+    """``json.loads`` for nested payloads; too-deep nesting raises ``ValueError`` like any bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON嵌套层数过深") from None
+
+
+#: Upstream text longer than this is cut before it goes into an error message or a log line.
+UPSTREAM_TEXT_LIMIT = 200
+
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b((?:[A-Za-z_][\w.-]*?)?(?:secret|password|passwd|pwd|token|sign(?:ature)?|key))"
+    r"(\s*[=:]\s*|\"\s*:\s*\")([^\s,;&\"'}]+)"
+)
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]+")
+_LOOSE_ID = re.compile(r"([0-9]{6})([0-9]{8})([0-9]{3}[0-9Xx])")
+
+
+def upstream_text(
+    value: object,
+    *,
+    secrets: Iterable[Secret | str | None] = (),
+    limit: int = UPSTREAM_TEXT_LIMIT,
+) -> str:
+    """Make text an upstream sent us (an error ``msg``) safe to put into a message or a log.
+
+    Known secrets (the client's own, passed in ``secrets``) are replaced by ``***``, as is the
+    value of anything that looks like ``…secret=…`` / ``…token: …`` / ``sign=…``; every
+    ID-number-shaped token is masked; control characters (line breaks) become spaces; the
+    result is cut to ``limit`` characters.
+    """
+    text = value if isinstance(value, str) else str(value)
+    text = text[: max(limit * 50, 10_000)]  # bound the work on absurd input before the regexes
+    for secret in secrets:
+        revealed = secret.reveal() if isinstance(secret, Secret) else secret
+        if revealed and len(revealed) >= 4:
+            text = text.replace(revealed, "***")
+    text = _SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + m.group(2) + "***", text)
+    text = _CONTROL_CHARS.sub(" ", text)
+    # stricter than mask_in_text: an ID glued to letters ("sfzh330106…") is masked too
+    text = _LOOSE_ID.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text
 
 
 def require_mapping(value: object, *, system: str, call: str, what: str = "返回报文") -> Mapping[str, Any]:
@@ -667,11 +951,15 @@ def hmac_headers(
     secret: Secret,
     method: str,
     path: str,
-    query: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | list[tuple[str, str]] | None = None,
     body: bytes = b"",
     clock: Callable[[], float] = time.time,
 ) -> dict[str, str]:
-    """Signed headers for one request (call once per attempt: timestamp and nonce are fresh)."""
+    """Signed headers for one request (call once per attempt: timestamp and nonce are fresh).
+
+    ``path`` must be the path actually sent (``request.url.path`` of the built request), which
+    includes any path prefix of ``base_url``.
+    """
     timestamp = str(int(clock() * 1000))
     nonce = hashlib.sha256(f"{timestamp}{time.perf_counter_ns()}{id(body)}".encode()).hexdigest()[:24]
     canonical = hmac_canonical_string(method, path, query or {}, app_id, timestamp, nonce, body)
@@ -690,17 +978,38 @@ class SyncRunner:
     """One background event-loop thread (started lazily) for calling async adapters from sync code.
 
     An adapter instance's ``httpx.AsyncClient`` is bound to the loop it is first used on, so an
-    adapter used through a runner must always be used through the same runner.
+    adapter used through a runner must always be used through the same runner. :meth:`close` is
+    final: it cancels pending calls, runs the registered close hooks (which close the clients
+    bound to this loop) and stops the loop; a later :meth:`run` raises :class:`RuntimeError`.
     """
+
+    #: seconds :meth:`close` gives cancelled calls and close hooks to finish
+    CLOSE_GRACE_SECONDS = 5.0
 
     def __init__(self, name: str = "soar-ext-adapters") -> None:
         self._name = name
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._closed = False
+        self._close_hooks: dict[int, Callable[[], Awaitable[object]]] = {}
+        self._next_hook = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _closed_error(self) -> RuntimeError:
+        return RuntimeError(f"SyncRunner“{self._name}”已关闭，不能再运行调用（请改用新的 SyncRunner）")
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
+            if self._closed:
+                raise self._closed_error()
             if self._loop is not None and self._thread is not None and self._thread.is_alive():
                 return self._loop
             loop = asyncio.new_event_loop()
@@ -721,32 +1030,91 @@ class SyncRunner:
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._ensure_loop()
 
+    def add_close_hook(self, hook: Callable[[], Awaitable[object]]) -> Callable[[], None]:
+        """Run ``hook()`` on the loop when the runner closes (after pending calls are cancelled).
+
+        Use it to close clients bound to this runner's loop. Returns a function that removes the hook.
+        """
+        with self._lock:
+            key = self._next_hook
+            self._next_hook += 1
+            self._close_hooks[key] = hook
+
+        def remove() -> None:
+            with self._lock:
+                self._close_hooks.pop(key, None)
+
+        return remove
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the background loop and return its result (exceptions propagate).
 
-        On ``timeout`` the coroutine is cancelled and :class:`TimeoutError` is raised.
+        On ``timeout`` the coroutine is cancelled and :class:`TimeoutError` is raised. After
+        :meth:`close` (or when the runner closes while the call is pending) :class:`RuntimeError`
+        is raised.
         """
-        loop = self._ensure_loop()
+        try:
+            loop = self._ensure_loop()
+        except RuntimeError:
+            coro.close()
+            raise
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("SyncRunner.run 不能在其自身的事件循环线程中调用")
-        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:  # the loop closed between the check and the call
+            coro.close()
+            raise self._closed_error() from None
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"调用超过{timeout}秒未完成，已取消") from None
+        except concurrent.futures.CancelledError:
+            if self._closed:
+                raise RuntimeError(f"SyncRunner“{self._name}”已关闭，未完成的调用已取消") from None
+            raise
+
+    async def _shutdown(self) -> None:
+        """On the loop: cancel pending calls, run the close hooks, finish async generators."""
+        current = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=self.CLOSE_GRACE_SECONDS)
+        with self._lock:
+            hooks = list(self._close_hooks.values())
+            self._close_hooks.clear()
+        for hook in hooks:
+            try:
+                async with asyncio.timeout(self.CLOSE_GRACE_SECONDS):
+                    await hook()
+            except Exception as exc:  # closing must not fail shutdown
+                log.warning("SyncRunner“%s”关闭时清理失败（%s）", self._name, type(exc).__name__)
+        await asyncio.get_running_loop().shutdown_asyncgens()
 
     def close(self) -> None:
-        """Stop the loop thread (a later ``run`` starts a new one)."""
+        """Cancel pending calls, close registered clients, stop the loop thread. Final: ``run`` then fails."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None:
+        if loop is None or thread is None or not thread.is_alive():
+            if loop is not None and not loop.is_running():
+                loop.close()
             return
+        if threading.current_thread() is thread:
+            raise RuntimeError("SyncRunner.close 不能在其自身的事件循环线程中调用")
+        try:
+            done = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+            done.result(timeout=2 * self.CLOSE_GRACE_SECONDS + 1)
+        except Exception as exc:
+            log.warning("SyncRunner“%s”关闭时清理未完成（%s）", self._name, type(exc).__name__)
         loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=5)
+        thread.join(timeout=5)
         if not loop.is_running():
             loop.close()
 
@@ -756,9 +1124,9 @@ _default_runner_lock = threading.Lock()
 
 
 def default_runner() -> SyncRunner:
-    """The process-wide :class:`SyncRunner`."""
+    """The process-wide :class:`SyncRunner` (a new one if the previous one was closed)."""
     global _default_runner
     with _default_runner_lock:
-        if _default_runner is None:
+        if _default_runner is None or _default_runner.closed:
             _default_runner = SyncRunner()
         return _default_runner

@@ -35,9 +35,11 @@ from soar_ext.adapters.common import (
     hmac_headers,
     parse_json,
     require_mapping,
+    retry_after_from_body,
     secret_from_config,
+    send_request,
+    upstream_text,
 )
-from soar_ext.idnumber import mask_in_text
 from soar_ext.log_masking import get_logger
 from soar_ext.secret import Secret
 
@@ -216,19 +218,29 @@ class DocRepoClient:
         path = self.settings.documents_path
 
         async def attempt() -> UploadReceipt:
-            headers = hmac_headers(
-                app_id=self.settings.app_id,
-                secret=self.settings.app_secret,
-                method="POST",
-                path=path,
-                query=query,
-                body=content,
-                clock=self._clock,
+            request = self._client.build_request(
+                "POST",
+                path,
+                params=query,
+                content=content,
+                headers={"X-Content-SHA256": sha256, "Content-Type": "application/octet-stream"},
             )
-            headers["X-Content-SHA256"] = sha256
-            headers["Content-Type"] = "application/octet-stream"
-            response = await self._client.post(path, params=query, content=content, headers=headers)
-            data = _parse_envelope(response, CALL_UPLOAD)
+            # sign the path actually sent: it includes any path prefix of base_url
+            request.headers.update(
+                hmac_headers(
+                    app_id=self.settings.app_id,
+                    secret=self.settings.app_secret,
+                    method=request.method,
+                    path=request.url.path,
+                    query=list(request.url.params.multi_items()),
+                    body=content,
+                    clock=self._clock,
+                )
+            )
+            response = await send_request(
+                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_UPLOAD
+            )
+            data = _parse_envelope(response, CALL_UPLOAD, secrets=(self.settings.app_secret,))
             return _parse_receipt(data)
 
         receipt = await call_with_resilience(
@@ -261,15 +273,23 @@ class DocRepoClient:
         url = urllib.parse.quote(path, safe="/")
 
         async def attempt() -> DocumentMetadata:
-            headers = hmac_headers(
-                app_id=self.settings.app_id,
-                secret=self.settings.app_secret,
-                method="GET",
-                path=path,
-                clock=self._clock,
+            request = self._client.build_request("GET", url)
+            # sign the path actually sent: it includes any path prefix of base_url
+            request.headers.update(
+                hmac_headers(
+                    app_id=self.settings.app_id,
+                    secret=self.settings.app_secret,
+                    method=request.method,
+                    path=request.url.path,
+                    query=list(request.url.params.multi_items()),
+                    clock=self._clock,
+                )
             )
-            response = await self._client.get(url, headers=headers)
-            return _parse_metadata(_parse_envelope(response, CALL_METADATA, not_found=repo_id))
+            response = await send_request(
+                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_METADATA
+            )
+            envelope = _parse_envelope(response, CALL_METADATA, not_found=repo_id, secrets=(self.settings.app_secret,))
+            return _parse_metadata(envelope)
 
         meta = await call_with_resilience(
             attempt,
@@ -309,7 +329,9 @@ def _check_business_keys(business_keys: Mapping[str, str]) -> dict[str, str]:
     return keys
 
 
-def _parse_envelope(response: httpx.Response, call: str, *, not_found: str | None = None) -> Mapping[str, Any]:
+def _parse_envelope(
+    response: httpx.Response, call: str, *, not_found: str | None = None, secrets: tuple[Secret, ...] = ()
+) -> Mapping[str, Any]:
     status = response.status_code
     if status == 429 or status >= 500:
         response.raise_for_status()
@@ -322,12 +344,13 @@ def _parse_envelope(response: httpx.Response, call: str, *, not_found: str | Non
     if code in _AUTH_REASONS or status in (401, 403):
         raise AuthenticationFailed(SYSTEM, call, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
     if code == "4290":
-        raise QuotaExceeded(SYSTEM, call, "调用量超过配额")
+        retry_after = retry_after_from_body(envelope.get("retryAfter"))
+        raise QuotaExceeded(SYSTEM, call, "调用量超过配额", retry_after=retry_after)
     if code == "1004" or status == 404:
         raise DocumentNotFound(SYSTEM, call, f"资料库中没有编号为{not_found or ''}的资料")
     if status >= 400:
         msg = envelope.get("msg")
-        detail = mask_in_text(str(msg))[:200] if msg else f"HTTP {status}"
+        detail = upstream_text(msg, secrets=secrets) if msg else f"HTTP {status}"
         raise RequestRejected(SYSTEM, call, f"请求被拒绝：{detail}", status=status)
     if code != "0":
         raise BadResponse(SYSTEM, call, f"未知的返回代码{code}")

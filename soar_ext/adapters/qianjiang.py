@@ -34,9 +34,12 @@ from soar_ext.adapters.common import (
     hmac_headers,
     parse_json,
     require_mapping,
+    retry_after_from_body,
     secret_from_config,
+    send_request,
+    upstream_text,
 )
-from soar_ext.idnumber import mask_id_number, mask_in_text, normalize_id_number
+from soar_ext.idnumber import mask_id_number, normalize_id_number
 from soar_ext.log_masking import get_logger
 from soar_ext.secret import Secret
 
@@ -175,16 +178,24 @@ class QianjiangClient:
         path = self.settings.score_path
 
         async def attempt() -> QianjiangScore | NoScore:
-            headers = hmac_headers(
-                app_id=self.settings.app_id,
-                secret=self.settings.app_secret,
-                method="POST",
-                path=path,
-                body=body,
-                clock=self._clock,
+            request = self._client.build_request(
+                "POST", path, content=body, headers={"Content-Type": "application/json; charset=utf-8"}
             )
-            headers["Content-Type"] = "application/json; charset=utf-8"
-            response = await self._client.post(path, content=body, headers=headers)
+            # sign the path actually sent: it includes any path prefix of base_url
+            request.headers.update(
+                hmac_headers(
+                    app_id=self.settings.app_id,
+                    secret=self.settings.app_secret,
+                    method=request.method,
+                    path=request.url.path,
+                    query=list(request.url.params.multi_items()),
+                    body=body,
+                    clock=self._clock,
+                )
+            )
+            response = await send_request(
+                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_SCORE
+            )
             return self._parse(response, normalized)
 
         result = await call_with_resilience(
@@ -215,16 +226,12 @@ class QianjiangClient:
         if code in _AUTH_REASONS or status in (401, 403):
             raise AuthenticationFailed(SYSTEM, CALL_SCORE, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
         if code == "4290":
-            retry_after = envelope.get("retryAfter")
             raise QuotaExceeded(
-                SYSTEM,
-                CALL_SCORE,
-                "调用量超过配额",
-                retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+                SYSTEM, CALL_SCORE, "调用量超过配额", retry_after=retry_after_from_body(envelope.get("retryAfter"))
             )
         if status >= 400:
             msg = envelope.get("msg")
-            detail = mask_in_text(str(msg))[:200] if msg else f"HTTP {status}"
+            detail = upstream_text(msg, secrets=[self.settings.app_secret]) if msg else f"HTTP {status}"
             raise RequestRejected(SYSTEM, CALL_SCORE, f"请求被拒绝：{detail}", status=status)
         if code == "1001":
             return NoScore(id_number)

@@ -31,9 +31,11 @@ from soar_ext.adapters.common import (
     hmac_headers,
     parse_json,
     require_mapping,
+    retry_after_from_body,
     secret_from_config,
+    send_request,
+    upstream_text,
 )
-from soar_ext.idnumber import mask_in_text
 from soar_ext.log_masking import get_logger
 from soar_ext.secret import Secret
 
@@ -171,16 +173,20 @@ class SurveyClient:
         url = urllib.parse.quote(path, safe="/")
 
         async def attempt() -> Mapping[str, Any]:
-            headers = hmac_headers(
-                app_id=self.settings.app_id,
-                secret=self.settings.app_secret,
-                method="GET",
-                path=path,
-                query=query,
-                clock=self._clock,
+            request = self._client.build_request("GET", url, params=query)
+            # sign the path actually sent: it includes any path prefix of base_url
+            request.headers.update(
+                hmac_headers(
+                    app_id=self.settings.app_id,
+                    secret=self.settings.app_secret,
+                    method=request.method,
+                    path=request.url.path,
+                    query=list(request.url.params.multi_items()),
+                    clock=self._clock,
+                )
             )
-            response = await self._client.get(url, params=query, headers=headers)
-            return _parse_envelope(response, call, not_found)
+            response = await send_request(self._client, request, settings=self.settings.http, system=SYSTEM, call=call)
+            return _parse_envelope(response, call, not_found, secrets=(self.settings.app_secret,))
 
         return await call_with_resilience(
             attempt,
@@ -193,7 +199,9 @@ class SurveyClient:
         )
 
 
-def _parse_envelope(response: httpx.Response, call: str, not_found: str | None) -> Mapping[str, Any]:
+def _parse_envelope(
+    response: httpx.Response, call: str, not_found: str | None, *, secrets: tuple[Secret, ...] = ()
+) -> Mapping[str, Any]:
     status = response.status_code
     if status == 429 or status >= 500:
         response.raise_for_status()
@@ -208,12 +216,13 @@ def _parse_envelope(response: httpx.Response, call: str, not_found: str | None) 
     if code in _AUTH_REASONS or status in (401, 403):
         raise AuthenticationFailed(SYSTEM, call, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
     if code == "4290":
-        raise QuotaExceeded(SYSTEM, call, "调用量超过配额")
+        retry_after = retry_after_from_body(envelope.get("retryAfter"))
+        raise QuotaExceeded(SYSTEM, call, "调用量超过配额", retry_after=retry_after)
     if code == "1004" or status == 404:
         raise SurveyProjectNotFound(SYSTEM, call, f"测绘系统中没有项目“{not_found or ''}”")
     if status >= 400:
         msg = envelope.get("msg")
-        detail = mask_in_text(str(msg))[:200] if msg else f"HTTP {status}"
+        detail = upstream_text(msg, secrets=secrets) if msg else f"HTTP {status}"
         raise RequestRejected(SYSTEM, call, f"请求被拒绝：{detail}", status=status)
     if code != "0":
         raise BadResponse(SYSTEM, call, f"未知的返回代码{code}")

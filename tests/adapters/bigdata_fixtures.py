@@ -23,7 +23,7 @@ from soar_ext.adapters.simulators.common import SimulatorServer
 from soar_ext.idnumber import check_char
 from soar_ext.secret import Secret
 
-WRONG_SECRET = "wrong-secret-for-tests"  # declared in tests/adapters/conftest.py's TEST_SECRETS
+WRONG_SECRET = "wrong-secret-for-tests"  # declared in tests/adapters/guards.py TEST_SECRETS
 
 
 def make_id(serial: int, *, area: str = "330106", birth: str = "19850312") -> str:
@@ -66,14 +66,17 @@ class RunningBigData:
         secret: str = DEFAULT_APP_SECRET,
         clock: Callable[[], float] = time.time,
         on_query: Callable[[QueryRecord], None] | None = None,
+        renewal_memory: float = 1.0,
+        base_url: str | None = None,
         **http: Any,
     ) -> BigDataClient:
         settings = BigDataSettings(
-            http=fast_http(self.base_url, **http),
+            http=fast_http(base_url or self.base_url, **http),
             app_key=app_key,
             app_secret=Secret(secret),
             generation=generation,
             org=DEFAULT_ORG,
+            renewal_failure_memory_seconds=renewal_memory,
         )
         return BigDataClient(settings, on_query=on_query, clock=clock)
 

@@ -2,41 +2,25 @@
 
 The log guard captures every record at DEBUG and fails the test that produced a record
 containing a guarded secret or a full 18-character ID number. Tests that use other secrets
-add them with the ``guarded_secrets`` fixture (``guarded_secrets.add("...")``).
+add them with the ``guarded_secrets`` fixture (``guarded_secrets.add("...")``). Exceptions
+raised to the tests are checked the same way by ``tests.adapters.guards.raises_clean``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.simulators.common import SimulatorServer
-
-# Secrets the adapter tests configure on purpose (simulator defaults are added automatically).
-TEST_SECRETS = {"wrong-secret-for-tests", "qjf-test-secret", "survey-test-secret", "docrepo-test-secret"}
-
-_SIMULATOR_MODULES = ("qianjiang", "survey", "docrepo", "bigdata")
-_FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-
-
-def _simulator_secrets() -> set[str]:
-    found: set[str] = set()
-    for name in _SIMULATOR_MODULES:
-        try:
-            module = importlib.import_module(f"soar_ext.adapters.simulators.{name}")
-        except ImportError:
-            continue
-        for attr, value in vars(module).items():
-            if "SECRET" in attr.upper() and isinstance(value, str) and len(value) >= 6:
-                found.add(value)
-    return found
+from tests.adapters.guards import FULL_ID as _FULL_ID
+from tests.adapters.guards import GUARDED_SECRETS
 
 
 class _CaptureAll(logging.Handler):
@@ -54,8 +38,8 @@ class _CaptureAll(logging.Handler):
 
 @pytest.fixture(scope="session")
 def guarded_secrets() -> set[str]:
-    """Secrets that must never appear in a log record; tests may add their own."""
-    return set(TEST_SECRETS) | _simulator_secrets()
+    """Secrets that must never appear in a log record or an error; tests may add their own."""
+    return GUARDED_SECRETS
 
 
 @pytest.fixture(scope="session")
@@ -179,3 +163,20 @@ def fast_http() -> Callable[..., HttpSettings]:
         return HttpSettings(**values)
 
     return make
+
+
+@pytest.fixture
+def serve_mounted() -> Iterator[Callable[[Any, str], str]]:
+    """Serve a simulator app under a path prefix (as behind a gateway); returns ``base_url`` with the prefix."""
+    servers: list[SimulatorServer] = []
+
+    def start(app: Any, prefix: str) -> str:
+        server = SimulatorServer(
+            Starlette(routes=[Mount(prefix, app=app)]), name=f"mounted-{getattr(app, 'title', 'app')}"
+        )
+        servers.append(server)
+        return server.start() + prefix
+
+    yield start
+    for server in servers:
+        server.stop()

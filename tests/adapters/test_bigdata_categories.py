@@ -19,7 +19,7 @@ from soar_ext.adapters.bigdata import (
     household_status_label,
 )
 from soar_ext.adapters.bigdata.categories import HOUSEHOLD_STATUS, get_category
-from soar_ext.adapters.common import RequestRejected
+from soar_ext.adapters.common import RequestRejected, UpstreamUnavailable
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, sample_records
 from soar_ext.audit import MemoryAuditSink
 from soar_ext.idnumber import InvalidIdNumber
@@ -29,6 +29,7 @@ from tests.adapters.bigdata_fixtures import (  # noqa: F401  (fixtures)
     bigdata_sim_fixture,
     make_id,
 )
+from tests.adapters.guards import assert_no_leak, raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -64,7 +65,7 @@ def test_twelve_categories_with_chinese_labels_in_requirement_order():
     assert list(CATEGORY_CODES) == list(EXPECTED)
     assert len({c.interface_id for c in CATEGORIES.values()}) == 12
     assert get_category("户籍") is get_category("household_registration")
-    with pytest.raises(ValueError, match="未知的核查类别“房产”"):
+    with raises_clean(ValueError, match="未知的核查类别“房产”"):
         get_category("房产")
 
 
@@ -100,9 +101,9 @@ def test_datas_shapes_normalise_or_are_rejected():
             "机动车状态代码": "A",
         }
     ]
-    with pytest.raises(ValueError):
+    with raises_clean(ValueError):
         category.normalise(["not a record"])
-    with pytest.raises(ValueError):
+    with raises_clean(ValueError):
         category.normalise(42)
 
 
@@ -164,7 +165,7 @@ def test_settings_from_config_reads_every_key():
 def test_settings_reject_bad_config_with_clear_messages(overrides, message):
     section = {"base_url": "http://127.0.0.1:1", "generation": 2, "app_key": "AK", "app_secret": "SK"}
     section.update(overrides)
-    with pytest.raises(ValueError, match=message):
+    with raises_clean(ValueError, match=message):
         BigDataSettings.from_config(section)
 
 
@@ -203,11 +204,11 @@ async def test_no_record_is_a_result_not_an_error(bigdata_sim, fast_http):
 
 async def test_bad_input_is_rejected_before_anything_is_sent(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http) as client:
-        with pytest.raises(InvalidIdNumber, match="校验位"):
+        with raises_clean(InvalidIdNumber, match="校验位"):
             await client.marriage(PERSON[:17] + ("0" if PERSON[17] != "0" else "1"), NAME, purpose=PURPOSE)
-        with pytest.raises(ValueError, match="查询目的不能为空"):
+        with raises_clean(ValueError, match="查询目的不能为空"):
             await client.marriage(PERSON, NAME, purpose=" ")
-        with pytest.raises(ValueError, match="未知的核查类别"):
+        with raises_clean(ValueError, match="未知的核查类别"):
             await client.query("房产", PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.state.plan.calls() == 0
 
@@ -273,6 +274,31 @@ async def test_one_failing_category_does_not_hide_the_others(bigdata_sim, fast_h
     assert list(results) == ["vehicles", "identity_card"]
     assert isinstance(results["vehicles"], RequestRejected)
     assert isinstance(results["identity_card"], CategoryResult)
+
+
+@pytest.mark.parametrize("fault", ["deep_json", "bad_encoding"])
+async def test_verify_all_records_a_malformed_category_and_carries_on(bigdata_sim, fast_http, fault):
+    bigdata_sim.state.plan.set(fault, count=1)  # whichever category asks first gets the broken answer
+    async with bigdata_sim.client(fast_http, generation=2) as client:
+        results = await client.verify_all(PERSON, NAME, purpose=PURPOSE, categories=["户籍", "车辆"])
+    kinds = sorted(type(r).__name__ for r in results.values())
+    assert kinds == ["BadResponse", "CategoryResult"]
+    for result in results.values():
+        if isinstance(result, BaseException):
+            assert_no_leak(result)
+
+
+async def test_verify_all_records_unexpected_errors_as_typed_failures(bigdata_sim, fast_http):
+    def audit(record: QueryRecord) -> None:
+        if record.category == "vehicles":
+            raise RuntimeError(f"audit store refused {record.subject_id_number}")
+
+    async with bigdata_sim.client(fast_http, generation=2, on_query=audit) as client:
+        results = await client.verify_all(PERSON, NAME, purpose=PURPOSE, categories=["户籍", "车辆"])
+    vehicles = results["vehicles"]
+    assert isinstance(vehicles, UpstreamUnavailable) and "RuntimeError" in str(vehicles)
+    assert_no_leak(vehicles)
+    assert isinstance(results["household_registration"], CategoryResult)
 
 
 async def test_query_records_become_audit_events_with_masked_subject(bigdata_sim, fast_http):

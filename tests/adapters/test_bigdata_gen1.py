@@ -30,6 +30,7 @@ from tests.adapters.bigdata_fixtures import (  # noqa: F401  (fixtures)
     bigdata_sim_fixture,
     make_id,
 )
+from tests.adapters.guards import assert_no_leak, raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -67,22 +68,29 @@ def test_envelope_codes_map_to_typed_errors():
         raise_for_code(envelope, call="户籍查询")
 
     check("00")
-    with pytest.raises(RequestSecretExpired):
+    with raises_clean(RequestSecretExpired):
         check("11")
-    with pytest.raises(AuthenticationFailed, match="签名校验失败"):
+    with raises_clean(AuthenticationFailed, match="签名校验失败"):
         check("14")
-    with pytest.raises(QuotaExceeded):
+    with raises_clean(QuotaExceeded):
         check("18")
-    with pytest.raises(RequestRejected, match="code 99"):
+    with raises_clean(RequestRejected, match="code 99"):
         check("99")
 
 
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[1, 2]", b'{"msg": "no code"}', b'{"code": "00", "datas": "{broken"}'],
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"msg": "no code"}',
+        b'{"code": "00", "datas": "{broken"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({"code": "00", "datas": "[" * 100_000 + "]" * 100_000}).encode(),
+    ],
 )
 def test_malformed_envelopes_are_bad_responses(body: bytes):
-    with pytest.raises(BadResponse):
+    with raises_clean(BadResponse):
         parse_envelope(_response(body), call="户籍查询")
 
 
@@ -190,10 +198,106 @@ async def test_expire_secret_fault_is_recovered_by_one_refresh(bigdata_sim, fast
 async def test_secret_still_rejected_after_refresh_fails_without_looping(bigdata_sim, fast_http):
     bigdata_sim.state.plan.set("expire_secret")  # every business call answers code 11
     async with bigdata_sim.client(fast_http) as client:
-        with pytest.raises(AuthenticationFailed, match="仍提示已过期"):
+        with raises_clean(AuthenticationFailed, match="仍提示已过期"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen1:business") == 2  # the call and one retry after the refresh
     assert bigdata_sim.stats()["refreshes"] == 2
+
+
+# --------------------------------------------------------------------------- failing renewals stay single flight
+
+
+async def test_fifty_callers_share_one_renewal_rejected_with_code_14(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("bad_signature")  # the token endpoint answers code 14
+    async with bigdata_sim.client(fast_http, breaker_failure_threshold=1000) as client:
+        results = await asyncio.gather(
+            *(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)), return_exceptions=True
+        )
+        assert client.breaker.state == "closed"  # an answered refusal: the gateway is alive
+    assert all(isinstance(r, AuthenticationFailed) for r in results), {type(r).__name__ for r in results}
+    for error in results:
+        assert_no_leak(error)
+    assert bigdata_sim.calls("refreshTokenByKey") == 1
+    assert bigdata_sim.calls("gen1:business") == 0
+
+
+async def test_fifty_callers_share_renewals_failing_with_503_without_hammering(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("status_5xx", status=503)
+    # the breaker is kept out of the way: single flight and the failure memory alone bound the calls
+    async with bigdata_sim.client(
+        fast_http, retry_attempts=3, breaker_failure_threshold=1000, renewal_memory=0.15
+    ) as client:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)), return_exceptions=True
+        )
+        elapsed = time.monotonic() - started
+    assert all(isinstance(r, UpstreamUnavailable) for r in results), {type(r).__name__ for r in results}
+    assert all(r.status == 503 for r in results)
+    assert 1 <= bigdata_sim.calls("refreshTokenByKey") <= 3  # at most one renewal per attempt round
+    assert elapsed < 2.0
+
+
+async def test_one_failed_renewal_counts_once_for_the_breaker(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("status_5xx", status=503)
+    async with bigdata_sim.client(
+        fast_http, retry_attempts=3, breaker_failure_threshold=2, renewal_memory=0.05
+    ) as client:
+        results = await asyncio.gather(
+            *(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)), return_exceptions=True
+        )
+        # 50 callers waited for each failed token request, yet the breaker saw one failure per request:
+        # the first round left it closed, the second opened it, the third never reached the gateway
+        assert client.breaker.state == "open"
+    assert all(isinstance(r, UpstreamUnavailable) for r in results)
+    assert bigdata_sim.calls("refreshTokenByKey") == 2
+
+
+async def test_fifty_callers_with_the_breaker_stop_after_one_failed_renewal(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("status_5xx", status=503)
+    async with bigdata_sim.client(fast_http, retry_attempts=3, breaker_failure_threshold=1) as client:
+        results = await asyncio.gather(
+            *(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)), return_exceptions=True
+        )
+        assert client.breaker.state == "open"
+    assert all(isinstance(r, UpstreamUnavailable) for r in results)
+    assert bigdata_sim.calls("refreshTokenByKey") == 1
+
+
+async def test_renewal_timeouts_are_shared_not_serialised(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("timeout", seconds=0.6)  # every token request hangs past the read timeout
+    async with bigdata_sim.client(
+        fast_http, retry_attempts=2, read_timeout=0.2, breaker_failure_threshold=1000, renewal_memory=0.1
+    ) as client:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(20)), return_exceptions=True
+        )
+        elapsed = time.monotonic() - started
+    assert all(isinstance(r, UpstreamUnavailable) for r in results)
+    assert bigdata_sim.calls("refreshTokenByKey") <= 2
+    assert elapsed < 1.5  # not twenty timeouts one after the other
+
+
+async def test_a_transient_renewal_failure_is_recovered_after_the_memory_window(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("status_5xx", count=1, status=503)
+    async with bigdata_sim.client(fast_http, retry_attempts=3, renewal_memory=0.1) as client:
+        results = await asyncio.gather(*(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(10)))
+    assert all(r.status in ("found", "no_record") for r in results)
+    assert bigdata_sim.calls("refreshTokenByKey") == 2
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_renewal(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("latency_ms", count=1, latency_ms=200)  # the token request is slow
+    async with bigdata_sim.client(fast_http) as client:
+        impatient = asyncio.create_task(client.vehicles(make_id(1), NAME, purpose=PURPOSE))
+        patient = asyncio.create_task(client.vehicles(make_id(2), NAME, purpose=PURPOSE))
+        await asyncio.sleep(0.05)
+        impatient.cancel()
+        result = await patient
+    assert result.status in ("found", "no_record")
+    assert impatient.cancelled()
+    assert bigdata_sim.calls("refreshTokenByKey") == 1
 
 
 # --------------------------------------------------------------------------- authentication errors
@@ -201,7 +305,7 @@ async def test_secret_still_rejected_after_refresh_fails_without_looping(bigdata
 
 async def test_wrong_app_secret_fails_once_and_is_not_retried(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http, secret=WRONG_SECRET) as client:
-        with pytest.raises(AuthenticationFailed) as raised:
+        with raises_clean(AuthenticationFailed) as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert "14" in str(raised.value) and WRONG_SECRET not in str(raised.value)
     assert bigdata_sim.calls("refreshTokenByKey") == 1
@@ -213,7 +317,7 @@ async def test_signature_rejected_on_business_call_is_not_retried(bigdata_sim, f
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("bad_signature")
         for _ in range(3):
-            with pytest.raises(AuthenticationFailed, match="签名校验失败"):
+            with raises_clean(AuthenticationFailed, match="签名校验失败"):
                 await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         # the upstream answered: an authentication failure does not open the breaker
         assert client.breaker.state == "closed"
@@ -234,7 +338,7 @@ async def test_quota_code_18_is_retried_with_backoff_then_succeeds(bigdata_sim, 
 async def test_persistent_quota_code_18_surfaces_quota_exceeded(bigdata_sim, fast_http):
     bigdata_sim.state.plan.set("quota")
     async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
-        with pytest.raises(QuotaExceeded, match="code 18"):
+        with raises_clean(QuotaExceeded, match="code 18"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen1:business") == 3
 
@@ -249,17 +353,19 @@ async def test_client_rate_limiter_keeps_calls_under_the_gateway_quota(bigdata_s
 
 
 async def test_5xx_is_retried_then_succeeds(bigdata_sim, fast_http):
-    bigdata_sim.state.plan.set("status_5xx", count=2, status=502)
     async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)  # the secret is fetched first
+        bigdata_sim.state.plan.set("status_5xx", count=2, status=502)
         result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert result.status == "found"
+    assert bigdata_sim.calls("gen1:business") == 1 + 3
 
 
 async def test_persistent_5xx_surfaces_upstream_unavailable(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("status_5xx", status=503)
-        with pytest.raises(UpstreamUnavailable) as raised:
+        with raises_clean(UpstreamUnavailable) as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert raised.value.status == 503
     assert bigdata_sim.calls("gen1:business") == 1 + 3
@@ -270,7 +376,7 @@ async def test_timeouts_are_retried_then_surface_upstream_unavailable(bigdata_si
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("timeout", seconds=0.6)
         started = time.perf_counter()
-        with pytest.raises(UpstreamUnavailable, match="读取超时"):
+        with raises_clean(UpstreamUnavailable, match="读取超时"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert time.perf_counter() - started < 1.5
     assert bigdata_sim.calls("gen1:business") == 1 + 2
@@ -280,7 +386,7 @@ async def test_malformed_body_is_bad_response_and_not_retried(bigdata_sim, fast_
     async with bigdata_sim.client(fast_http) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("malformed", count=1)
-        with pytest.raises(BadResponse, match="JSON"):
+        with raises_clean(BadResponse, match="JSON"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen1:business") == 2
 
@@ -290,17 +396,47 @@ async def test_circuit_opens_after_failures_and_recovers(bigdata_sim, fast_http)
     async with bigdata_sim.client(fast_http, **settings) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("status_5xx", status=503)
-        with pytest.raises(UpstreamUnavailable):
+        with raises_clean(UpstreamUnavailable):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         assert client.breaker.state == "open"
         calls_before = bigdata_sim.calls("gen1:business")
-        with pytest.raises(CircuitOpen):
+        with raises_clean(CircuitOpen):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         assert bigdata_sim.calls("gen1:business") == calls_before  # failed fast, nothing sent
         bigdata_sim.state.plan.clear()
         await asyncio.sleep(0.35)
         result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         assert result.status == "found" and client.breaker.state == "closed"
+
+
+async def test_upstream_error_messages_are_masked_scrubbed_and_cut(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)  # the secret is fetched first
+        for code, error in (("20", RequestRejected), ("18", QuotaExceeded)):
+            msg = f"身份证号{PERSON}查询失败 appSecret=demo-secret token=sk-live-123 " + "长" * 5000
+            bigdata_sim.state.plan.set("raw_body", body=json.dumps({"code": code, "msg": msg}, ensure_ascii=False))
+            with raises_clean(error, secrets=["sk-live-123"]) as raised:
+                await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+            bigdata_sim.state.plan.clear()
+            text = str(raised.value)
+            assert f"code {code}" in text and PERSON[:6] + "********" in text and len(text) < 300
+
+
+async def test_secret_renewal_is_bounded_by_the_attempt_time_limit(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("trickle", count=1, interval=0.05, chunks=100)  # the token answer trickles
+    async with bigdata_sim.client(fast_http, retry_attempts=1, read_timeout=0.3, attempt_timeout=0.4) as client:
+        started = time.monotonic()
+        with raises_clean(UpstreamUnavailable, match="单次请求超过"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        assert time.monotonic() - started < 1.0
+
+
+async def test_oversize_business_answer_is_a_bad_response(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http, max_response_bytes=64 * 1024) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("oversize", count=1, bytes=1024 * 1024, chunked=True)
+        with raises_clean(BadResponse, match="返回报文过大"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
 
 
 # --------------------------------------------------------------------------- audit
@@ -313,7 +449,7 @@ async def test_every_query_is_reported_for_audit_without_exposing_the_id_number(
         found = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         none = await client.vehicles(PERSON, NAME, purpose=PURPOSE)
         bigdata_sim.state.plan.set("malformed", count=1)
-        with pytest.raises(BadResponse):
+        with raises_clean(BadResponse):
             await client.marriage(PERSON, NAME, purpose=PURPOSE)
     assert (found.status, none.status, none.records) == ("found", "no_record", [])
     assert [(r.category, r.status, r.error_type) for r in records] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 
 import httpx
@@ -22,11 +23,13 @@ from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SE
 from soar_ext.secret import Secret
 from tests.adapters.bigdata_fixtures import (  # noqa: F401  (fixtures)
     WRONG_SECRET,
+    RunningBigData,
     ShiftedClock,
     bigdata_server_fixture,
     bigdata_sim_fixture,
     make_id,
 )
+from tests.adapters.guards import raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -102,7 +105,7 @@ async def test_gen2_call_returns_normalised_records(bigdata_sim, fast_http):
 
 async def test_wrong_secret_is_invalid_signature_and_not_retried(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http, generation=2, secret=WRONG_SECRET) as client:
-        with pytest.raises(AuthenticationFailed, match="Invalid signature") as raised:
+        with raises_clean(AuthenticationFailed, match="Invalid signature") as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert not isinstance(raised.value, ClockSkew)
     assert bigdata_sim.calls("gen2:business") == 1
@@ -110,14 +113,14 @@ async def test_wrong_secret_is_invalid_signature_and_not_retried(bigdata_sim, fa
 
 async def test_unknown_access_key_is_reported_as_such(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http, generation=2, app_key="someone-else") as client:
-        with pytest.raises(AuthenticationFailed, match=r"Invalid access key.*app_key"):
+        with raises_clean(AuthenticationFailed, match=r"Invalid access key.*app_key"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen2:business") == 1
 
 
 async def test_clock_skew_is_reported_clearly_and_not_retried(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http, generation=2, clock=ShiftedClock(-300)) as client:
-        with pytest.raises(ClockSkew) as raised:
+        with raises_clean(ClockSkew) as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     message = str(raised.value)
     assert message.startswith("大数据局接口身份证查询：")
@@ -147,7 +150,7 @@ async def test_gateway_quota_answers_429_and_surfaces_quota_exceeded(bigdata_sim
     bigdata_sim.state.set_quota(1)
     async with bigdata_sim.client(fast_http, generation=2, retry_attempts=2, retry_max_delay=0.1) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
-        with pytest.raises(QuotaExceeded) as raised:
+        with raises_clean(QuotaExceeded) as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert raised.value.retry_after == 1.0
     assert bigdata_sim.stats()["outcomes"]["quota"] == 2
@@ -158,7 +161,7 @@ async def test_gen2_5xx_is_retried_then_surfaces_upstream_unavailable(bigdata_si
     async with bigdata_sim.client(fast_http, generation=2, retry_attempts=3) as client:
         assert (await client.identity_card(PERSON, NAME, purpose=PURPOSE)).status == "found"
         bigdata_sim.state.plan.set("status_5xx", status=504)
-        with pytest.raises(UpstreamUnavailable) as raised:
+        with raises_clean(UpstreamUnavailable) as raised:
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert raised.value.status == 504
     assert bigdata_sim.calls("gen2:business") == 2 + 3
@@ -167,7 +170,7 @@ async def test_gen2_5xx_is_retried_then_surfaces_upstream_unavailable(bigdata_si
 async def test_gen2_timeout_surfaces_upstream_unavailable(bigdata_sim, fast_http):
     bigdata_sim.state.plan.set("timeout", seconds=0.6)
     async with bigdata_sim.client(fast_http, generation=2, retry_attempts=2, read_timeout=0.2) as client:
-        with pytest.raises(UpstreamUnavailable, match="超时"):
+        with raises_clean(UpstreamUnavailable, match="超时"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen2:business") == 2
 
@@ -175,6 +178,46 @@ async def test_gen2_timeout_surfaces_upstream_unavailable(bigdata_sim, fast_http
 async def test_gen2_malformed_body_is_bad_response(bigdata_sim, fast_http):
     bigdata_sim.state.plan.set("malformed", count=1)
     async with bigdata_sim.client(fast_http, generation=2) as client:
-        with pytest.raises(BadResponse):
+        with raises_clean(BadResponse):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert bigdata_sim.calls("gen2:business") == 1
+
+
+async def test_401_with_a_deeply_nested_body_is_still_an_authentication_failure(bigdata_sim, fast_http):
+    deep = "[" * 100_000 + "]" * 100_000
+    bigdata_sim.state.plan.set("raw_body", count=1, status=401, body=deep)
+    async with bigdata_sim.client(fast_http, generation=2) as client:
+        with raises_clean(AuthenticationFailed, match="HTTP 401"):
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert bigdata_sim.calls("gen2:business") == 1
+
+
+async def test_unknown_401_message_is_masked_scrubbed_and_cut(bigdata_sim, fast_http):
+    message = f"denied sfzh={PERSON} for {DEFAULT_APP_KEY} with secret {DEFAULT_APP_SECRET} " + "x" * 5000
+    bigdata_sim.state.plan.set("raw_body", count=1, status=401, body=json.dumps({"message": message}))
+    async with bigdata_sim.client(fast_http, generation=2) as client:
+        with raises_clean(AuthenticationFailed) as raised:
+            await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    text = str(raised.value)
+    assert PERSON[:6] + "********" in text and len(text) < 300
+
+
+async def test_undecodable_or_deeply_nested_answers_are_bad_responses(bigdata_sim, fast_http):
+    async with bigdata_sim.client(fast_http, generation=2) as client:
+        for fault in ("deep_json", "bad_encoding"):
+            bigdata_sim.state.plan.set(fault, count=1)
+            with raises_clean(BadResponse):
+                await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert bigdata_sim.calls("gen2:business") == 2  # not retried
+
+
+@pytest.mark.parametrize("generation", [1, 2])
+async def test_gateway_behind_a_path_prefix(fast_http, serve_mounted, generation):
+    from soar_ext.adapters.simulators.bigdata import create_app
+
+    app = create_app()
+    base_url = serve_mounted(app, "/zj-gateway")
+    running = RunningBigData(base_url, app.state.sim)
+    async with running.client(fast_http, generation=generation) as client:
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import math
 import pickle
+import random
 import threading
 import time
+from decimal import Decimal
 
 import httpx
 import pytest
 from starlette.applications import Starlette
+from tenacity import Future, RetryCallState
 
 from soar_ext.adapters.common import (
     AdapterError,
@@ -24,16 +28,23 @@ from soar_ext.adapters.common import (
     QuotaExceeded,
     RateLimiter,
     RequestRejected,
+    RetryWait,
     SyncRunner,
     UpstreamUnavailable,
+    _final_error,
     call_with_resilience,
     default_runner,
     hmac_canonical_string,
     hmac_signature,
+    parse_json,
     parse_retry_after,
+    retry_after_from_body,
+    sanitize_delay,
+    upstream_text,
 )
 from soar_ext.adapters.simulators.common import FaultPlan, HmacVerifier, SimulatorServer, fault_routes
 from soar_ext.secret import Secret
+from tests.adapters.guards import raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -119,13 +130,13 @@ def test_http_settings_from_config_parses_and_validates():
     assert (settings.read_timeout, settings.burst, settings.retry_attempts) == (2.5, 3, 4)
     timeout = settings.timeout()
     assert (timeout.connect, timeout.read) == (3.0, 2.5)
-    with pytest.raises(ValueError, match="base_url"):
+    with raises_clean(ValueError, match="base_url"):
         HttpSettings.from_config({})
-    with pytest.raises(ValueError, match="http"):
+    with raises_clean(ValueError, match="http"):
         HttpSettings.from_config({"base_url": "ftp://x"})
-    with pytest.raises(ValueError, match="burst"):
+    with raises_clean(ValueError, match="burst"):
         HttpSettings.from_config({"base_url": "http://x", "burst": "many"})
-    with pytest.raises(ValueError, match="rate_per_second"):
+    with raises_clean(ValueError, match="rate_per_second"):
         HttpSettings(base_url="http://x", rate_per_second=0)
 
 
@@ -192,27 +203,91 @@ def test_breaker_opens_after_consecutive_failures_and_half_opens_after_the_reset
     clock = FakeClock()
     breaker = CircuitBreaker(3, 10.0, system="钱江分", clock=clock)
     for _ in range(2):
-        breaker.before_call()
-        breaker.record_failure()
-    breaker.record_success()  # a success resets the count
+        breaker.record_failure(breaker.before_call())
+    breaker.record_success(breaker.before_call())  # a success resets the count
     for _ in range(3):
-        breaker.before_call()
-        breaker.record_failure()
+        breaker.record_failure(breaker.before_call())
     assert breaker.state == "open"
-    with pytest.raises(CircuitOpen, match=r"钱江分接口查询评分：.*熔断"):
+    with raises_clean(CircuitOpen, match=r"钱江分接口查询评分：.*熔断"):
         breaker.before_call("查询评分")
     clock.now += 10
     assert breaker.state == "half_open"
-    breaker.before_call()  # the probe
-    with pytest.raises(CircuitOpen, match="探测"):
+    probe = breaker.before_call()  # the probe
+    assert probe.probe
+    with raises_clean(CircuitOpen, match="探测"):
         breaker.before_call()  # only one probe at a time
-    breaker.record_failure()
+    breaker.record_failure(probe)
     assert breaker.state == "open"
     clock.now += 10
-    breaker.before_call()
-    breaker.record_success()
+    breaker.record_success(breaker.before_call())
     assert breaker.state == "closed"
     breaker.before_call()
+
+
+def test_only_the_probe_ticket_changes_a_half_open_breaker():
+    clock = FakeClock()
+    breaker = CircuitBreaker(1, 10.0, system="钱江分", clock=clock)
+    early = [breaker.before_call() for _ in range(3)]  # admitted while closed
+    breaker.record_failure(breaker.before_call())
+    assert breaker.state == "open"
+    clock.now += 10
+    probe = breaker.before_call()
+    # calls admitted while closed end during the half-open phase: none of them frees the probe slot
+    breaker.release(early[0])
+    breaker.record_success(early[1])
+    breaker.record_failure(early[2])
+    assert breaker._state == CircuitBreaker.HALF_OPEN
+    with raises_clean(CircuitOpen, match="探测"):
+        breaker.before_call()
+    breaker.release(probe)  # the probe itself ended without a verdict: the next caller may probe
+    second = breaker.before_call()
+    breaker.record_success(second)
+    assert breaker.state == "closed"
+
+
+async def test_half_open_admits_exactly_one_of_five_concurrent_callers():
+    settings = fast_settings(retry_attempts=1, breaker_failure_threshold=2, breaker_reset_seconds=0.1)
+    breaker = CircuitBreaker.from_settings(settings, system=SYSTEM)
+    in_flight = 0
+    most = 0
+
+    def slow(seconds: float, error: BaseException | None = None):
+        async def fn() -> str:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await asyncio.sleep(seconds)
+                if error is not None:
+                    raise error
+                return "ok"
+            finally:
+                in_flight -= 1
+
+        return fn
+
+    # long calls admitted while the breaker is closed (a verification batch, say)
+    stale = [asyncio.create_task(resilient(slow(10), settings=settings, breaker=breaker)) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    for _ in range(2):
+        with raises_clean(UpstreamUnavailable):
+            await resilient(slow(0, httpx.ConnectError("refused")), settings=settings, breaker=breaker)
+    assert breaker.state == "open"
+    await asyncio.sleep(0.12)
+    assert breaker.state == "half_open"
+    in_flight = most = 0
+    callers = []
+    for old in stale:  # five callers in the half-open phase, each followed by a stale call's cancellation
+        callers.append(asyncio.create_task(resilient(slow(0.2), settings=settings, breaker=breaker)))
+        await asyncio.sleep(0.005)
+        old.cancel()
+        await asyncio.sleep(0.005)
+    results = await asyncio.gather(*callers, return_exceptions=True)
+    await asyncio.gather(*stale, return_exceptions=True)
+    assert sum(r == "ok" for r in results) == 1
+    assert sum(isinstance(r, CircuitOpen) for r in results) == 4
+    assert most == 1
+    assert breaker.state == "closed"
 
 
 # --------------------------------------------------------------------------- retry policy
@@ -226,7 +301,7 @@ async def test_transport_errors_are_retried_for_idempotent_calls():
 
 async def test_non_idempotent_calls_are_never_retried():
     fn = Flaky(httpx.ReadTimeout("slow"))
-    with pytest.raises(UpstreamUnavailable, match="读取超时"):
+    with raises_clean(UpstreamUnavailable, match="读取超时"):
         await resilient(fn, idempotent=False)
     assert fn.calls == 1
 
@@ -238,12 +313,12 @@ async def test_retryable_statuses_and_quota_are_retried_but_other_4xx_are_not():
     assert await resilient(fn) == 2
     for status, error in ((404, RequestRejected), (400, RequestRejected), (401, AuthenticationFailed)):
         fn = Flaky(status_error(status))
-        with pytest.raises(error):
+        with raises_clean(error):
             await resilient(fn)
         assert fn.calls == 1
     for error in (AuthenticationFailed(SYSTEM, CALL, "签名错误"), BadResponse(SYSTEM, CALL, "坏报文")):
         fn = Flaky(error)
-        with pytest.raises(type(error)):
+        with raises_clean(type(error)):
             await resilient(fn)
         assert fn.calls == 1
 
@@ -261,11 +336,11 @@ async def test_retry_after_header_sets_the_wait_capped_by_the_maximum():
 
 async def test_exhausted_retries_surface_typed_errors():
     fn = Flaky(*[status_error(429, {"Retry-After": "0.01"})] * 3)
-    with pytest.raises(QuotaExceeded) as info:
+    with raises_clean(QuotaExceeded) as info:
         await resilient(fn)
     assert info.value.retry_after == pytest.approx(0.01)
     fn = Flaky(*[status_error(503)] * 3)
-    with pytest.raises(UpstreamUnavailable, match="HTTP 503（共尝试3次）") as unavailable:
+    with raises_clean(UpstreamUnavailable, match="HTTP 503（共尝试3次）") as unavailable:
         await resilient(fn)
     assert unavailable.value.status == 503
     assert "upstream.example" not in str(unavailable.value)  # URLs may carry signatures
@@ -275,11 +350,11 @@ async def test_breaker_opening_during_retries_reports_the_real_failure():
     settings = fast_settings(breaker_failure_threshold=2, retry_attempts=4)
     breaker = CircuitBreaker.from_settings(settings, system=SYSTEM)
     fn = Flaky(*[httpx.ConnectError("refused")] * 4)
-    with pytest.raises(UpstreamUnavailable, match=r"无法连接.*已触发熔断") as info:
+    with raises_clean(UpstreamUnavailable, match=r"无法连接.*已触发熔断") as info:
         await resilient(fn, settings=settings, breaker=breaker)
     assert not isinstance(info.value, CircuitOpen)
     assert fn.calls == 2
-    with pytest.raises(CircuitOpen):
+    with raises_clean(CircuitOpen):
         await resilient(fn, settings=settings, breaker=breaker)
     assert fn.calls == 2
 
@@ -288,9 +363,123 @@ async def test_four_xx_answers_keep_the_breaker_closed():
     settings = fast_settings(breaker_failure_threshold=2)
     breaker = CircuitBreaker.from_settings(settings, system=SYSTEM)
     for _ in range(3):
-        with pytest.raises(RequestRejected):
+        with raises_clean(RequestRejected):
             await resilient(Flaky(status_error(404)), settings=settings, breaker=breaker)
     assert breaker.state == "closed"
+
+
+def _wait_state(attempt: int, exc: BaseException | None = None) -> RetryCallState:
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempt
+    if exc is not None:
+        state.outcome = Future.construct(attempt, exc, True)
+    return state
+
+
+def test_backoff_is_fully_jittered_and_never_exceeds_the_cap():
+    wait = RetryWait(initial=0.1, cap=0.5, rng=random.Random(7))
+    failure = status_error(503)
+    for attempt in (1, 2, 3, 4, 8, 30, 500):  # 4 and beyond: the exponential delay is past the cap
+        samples = [wait(_wait_state(attempt, failure)) for _ in range(300)]
+        assert all(0.0 <= s <= 0.5 for s in samples), attempt
+        assert max(samples) - min(samples) > 0.5 * wait.ceiling(attempt), attempt  # real spread, every attempt
+    assert wait.ceiling(1) == pytest.approx(0.1) and wait.ceiling(30) == 0.5
+    low = [wait(_wait_state(30, failure)) for _ in range(300)]
+    assert min(low) < 0.1  # full jitter: also short waits once capped, so retries do not bunch at the cap
+
+
+def test_retry_after_wait_has_positive_jitter_and_respects_the_cap():
+    wait = RetryWait(initial=0.1, cap=2.0, rng=random.Random(11))
+    told = [wait(_wait_state(1, status_error(429, {"Retry-After": "1"}))) for _ in range(300)]
+    assert all(1.0 <= s <= 2.0 for s in told)  # never before the upstream asked, never past the cap
+    assert max(told) - min(told) > 0.02
+    quota = [wait(_wait_state(1, QuotaExceeded(SYSTEM, CALL, "超限", retry_after=0))) for _ in range(300)]
+    assert all(0.0 <= s <= 2.0 for s in quota) and max(quota) > 0
+    beyond = [wait(_wait_state(1, status_error(503, {"Retry-After": "60"}))) for _ in range(300)]
+    assert all(s <= 2.0 for s in beyond) and max(beyond) - min(beyond) > 0
+
+
+@pytest.mark.parametrize(
+    "bad", [math.nan, math.inf, -math.inf, "NaN", "inf", True, "soon", [], 10**400, Decimal("NaN"), Decimal("sNaN")]
+)
+def test_non_finite_or_odd_retry_after_values_are_ignored(bad):
+    assert sanitize_delay(bad) is None
+    error = QuotaExceeded(SYSTEM, CALL, "超限", retry_after=bad)
+    assert error.retry_after is None
+    wait = RetryWait(initial=0.1, cap=0.5)
+    assert all(0.0 <= wait(_wait_state(2, error)) <= 0.5 for _ in range(50))
+
+
+def test_negative_retry_after_counts_as_zero_and_headers_are_validated_alike():
+    assert sanitize_delay(-5) == 0.0
+    assert retry_after_from_body("2.5") == 2.5
+    assert retry_after_from_body(Decimal("0.3")) == 0.3  # bodies parsed with parse_float=Decimal
+    assert QuotaExceeded(SYSTEM, CALL, "超限", retry_after=-3).retry_after == 0.0
+    assert parse_retry_after("nan") is None
+    assert parse_retry_after("inf") is None
+    assert parse_retry_after("-3") == 0.0
+    wait = RetryWait(initial=0.1, cap=0.5)
+    for header in ("nan", "inf", "-1e9", "1e400"):
+        assert 0.0 <= wait(_wait_state(1, status_error(429, {"Retry-After": header}))) <= 0.5
+
+
+async def test_nan_retry_after_does_not_hang_the_retry_loop():
+    fn = Flaky(*[QuotaExceeded(SYSTEM, CALL, "超限", retry_after=math.nan)] * 3)
+    with raises_clean(QuotaExceeded):
+        await asyncio.wait_for(resilient(fn), 3)
+    assert fn.calls == 3
+
+
+def test_upstream_text_masks_ids_secrets_control_characters_and_length():
+    person = "330106198503121231"
+    raw = f"身份证号{person}查询失败\nappSecret=sk-live-123 token: abc123 my-own-secret sfzh{person}" + "x" * 5000
+    text = upstream_text(raw, secrets=[Secret("my-own-secret"), "another"])
+    assert person not in text and "sfzh330106********1231" in text
+    assert "sk-live-123" not in text and "abc123" not in text and "my-own-secret" not in text
+    assert "\n" not in text
+    assert len(text) <= 201
+    assert upstream_text(["x", person]).count("*") == 8
+
+
+def test_every_httpx_error_maps_to_a_typed_error():
+    request = httpx.Request("GET", "http://upstream.example/api?sign=abc")
+    decoding = _final_error(httpx.DecodingError("bad gzip", request=request), system=SYSTEM, call=CALL, attempts=1)
+    assert isinstance(decoding, BadResponse) and "编码" in decoding.reason
+    other = _final_error(httpx.TooManyRedirects("loop", request=request), system=SYSTEM, call=CALL, attempts=2)
+    assert isinstance(other, UpstreamUnavailable) and "TooManyRedirects" in other.reason
+    assert "upstream.example" not in str(other)
+
+
+async def test_decoding_errors_are_bad_responses_counted_by_the_breaker():
+    settings = fast_settings(breaker_failure_threshold=2)
+    breaker = CircuitBreaker.from_settings(settings, system=SYSTEM)
+    request = httpx.Request("GET", "http://upstream.example/api")
+    fn = Flaky(httpx.DecodingError("bad gzip", request=request))
+    with raises_clean(BadResponse, match="编码"):
+        await resilient(fn, settings=settings, breaker=breaker)
+    assert fn.calls == 1 and breaker.consecutive_failures == 1
+
+
+def test_deeply_nested_json_is_a_bad_response():
+    response = httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+    with raises_clean(BadResponse, match="JSON"):
+        parse_json(response, system=SYSTEM, call=CALL)
+
+
+def test_http_settings_attempt_timeout_and_response_cap():
+    settings = HttpSettings.from_config(
+        {"base_url": "http://x", "connect_timeout": "2", "read_timeout": "3", "max_response_bytes": "1024"}
+    )
+    assert settings.effective_attempt_timeout == 5.0
+    assert settings.max_response_bytes == 1024
+    assert HttpSettings(base_url="http://x").max_response_bytes == 8 * 1024 * 1024
+    assert HttpSettings.from_config({"base_url": "http://x", "attempt_timeout": "1.5"}).effective_attempt_timeout == 1.5
+    with raises_clean(ValueError, match="attempt_timeout"):
+        HttpSettings(base_url="http://x", attempt_timeout=0)
+    with raises_clean(ValueError, match="max_response_bytes"):
+        HttpSettings(base_url="http://x", max_response_bytes=0)
+    with raises_clean(ValueError, match="retry_max_delay"):
+        HttpSettings(base_url="http://x", retry_max_delay=math.nan)
 
 
 # --------------------------------------------------------------------------- sync runner
@@ -310,18 +499,105 @@ def test_sync_runner_runs_coroutines_and_propagates_errors():
         assert runner.run(add(1, 2)) == 3
         loop = runner.loop
         assert runner.run(add(2, 2)) == 4 and runner.loop is loop  # one loop, reused
-        with pytest.raises(AuthenticationFailed):
+        with raises_clean(AuthenticationFailed):
             runner.run(fail())
-        with pytest.raises(TimeoutError):
+        with raises_clean(TimeoutError):
             runner.run(asyncio.sleep(5), timeout=0.05)
 
         async def nested() -> None:
             runner.run(add(1, 1))
 
-        with pytest.raises(RuntimeError, match="自身的事件循环"):
+        with raises_clean(RuntimeError, match="自身的事件循环"):
             runner.run(nested())
     finally:
         runner.close()
+
+
+def test_closed_runner_is_final_and_says_so():
+    runner = SyncRunner("test-final")
+
+    async def one() -> int:
+        return 1
+
+    assert runner.run(one()) == 1
+    runner.close()
+    assert runner.closed
+    coro = one()
+    with raises_clean(RuntimeError, match="SyncRunner“test-final”已关闭"):
+        runner.run(coro)
+    assert coro.cr_frame is None  # closed, not left un-awaited
+    runner.close()  # idempotent
+    never_started = SyncRunner("never-started")
+    never_started.close()
+    with raises_clean(RuntimeError, match="never-started"):
+        never_started.run(one())
+
+
+def test_closing_a_runner_cancels_pending_calls_and_runs_close_hooks_first():
+    runner = SyncRunner("test-cancel")
+    events: list[str] = []
+    outcome: list[BaseException] = []
+
+    async def long_call() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            events.append("call cleaned up")
+
+    async def hook() -> None:
+        events.append("hook ran")
+
+    runner.add_close_hook(hook)
+    removed = runner.add_close_hook(hook)
+    removed()  # a removed hook does not run
+
+    def caller() -> None:
+        try:
+            runner.run(long_call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    runner.close()
+    thread.join(5)
+    assert time.monotonic() - started < 2
+    assert events == ["call cleaned up", "hook ran"]
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError) and "test-cancel" in str(outcome[0])
+
+
+def test_registry_closes_its_clients_before_the_runner_stops(qianjiang_sim, fast_http):
+    from soar_ext.adapter_registry import AdapterRegistry
+    from soar_ext.adapters.qianjiang import QianjiangClient, QianjiangSettings
+    from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET
+
+    def client() -> QianjiangClient:
+        settings = QianjiangSettings(
+            http=fast_http(qianjiang_sim.base_url), app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET)
+        )
+        return QianjiangClient(settings)
+
+    person = "330106198503121231"
+    # registry closed first, then the runner
+    runner = SyncRunner("test-registry-1")
+    registry = AdapterRegistry(config=None, runner=runner, instances={"qianjiang": client()})  # type: ignore[arg-type]
+    first = registry.qianjiang
+    registry.run(first.score(person, "张三", "AUTH-1"), timeout=5)
+    registry.close()
+    assert first._client.is_closed
+    runner.close()
+    # runner closed first: its close hook closes the registry's clients on the loop before it stops
+    runner = SyncRunner("test-registry-2")
+    registry = AdapterRegistry(config=None, runner=runner, instances={"qianjiang": client()})  # type: ignore[arg-type]
+    second = registry.qianjiang
+    registry.run(second.score(person, "张三", "AUTH-1"), timeout=5)
+    runner.close()
+    assert second._client.is_closed
+    registry.close()  # nothing left to do, and no error
+    with raises_clean(RuntimeError, match="test-registry-2"):
+        registry.run(second.score(person, "张三", "AUTH-1"), timeout=5)
 
 
 def test_default_runner_is_one_per_process():
@@ -370,9 +646,9 @@ def test_fault_plan_counts_down_and_clears():
     assert all(plan.take("latency_ms") for _ in range(5))
     plan.clear("latency_ms")
     assert not plan.take("latency_ms")
-    with pytest.raises(ValueError, match="未知的故障类型"):
+    with raises_clean(ValueError, match="未知的故障类型"):
         plan.set("meteor")
-    with pytest.raises(ValueError, match="不支持参数"):
+    with raises_clean(ValueError, match="不支持参数"):
         plan.set("timeout", status=500)
 
 

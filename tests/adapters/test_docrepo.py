@@ -27,6 +27,7 @@ from soar_ext.adapters.docrepo import (
 )
 from soar_ext.adapters.simulators.docrepo import DEFAULT_APP_ID, DEFAULT_APP_SECRET
 from soar_ext.secret import Secret
+from tests.adapters.guards import raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -94,17 +95,17 @@ def test_every_required_document_type_has_a_code_and_chinese_label():
     assert {"配建协议书", "工程建设进度承诺书", "保障性住房配建协议履行确认书", "解除限制销售房源联系单"} <= labels
     assert DocType.parse("解除限制销售房源联系单") is DocType.SALES_RESTRICTION_RELEASE_NOTICE
     assert DocType.parse("FULFILMENT_CONFIRMATION") is DocType.FULFILMENT_CONFIRMATION
-    with pytest.raises(ValueError, match="未知的资料类型"):
+    with raises_clean(ValueError, match="未知的资料类型"):
         DocType.parse("购房合同")
 
 
 async def test_oversize_file_is_rejected_before_sending(docrepo_sim, fast_http):
     async with client_for(docrepo_sim, fast_http, max_upload_bytes=1000) as client:
-        with pytest.raises(DocumentTooLarge, match="超过统一资料库上传上限"):
+        with raises_clean(DocumentTooLarge, match="超过统一资料库上传上限"):
             await upload(client, content=b"x" * 1001)
-        with pytest.raises(ValueError, match="业务关键字"):
+        with raises_clean(ValueError, match="业务关键字"):
             await upload(client, content=b"x", business_keys={})
-        with pytest.raises(ValueError, match="内容为空"):
+        with raises_clean(ValueError, match="内容为空"):
             await upload(client, content=b"")
     assert docrepo_sim.state.plan.calls() == 0
 
@@ -113,16 +114,16 @@ async def test_metadata_mismatch_is_a_bad_response(docrepo_sim, fast_http):
     async with client_for(docrepo_sim, fast_http) as client:
         receipt = await upload(client)
         docrepo_sim.state.corrupt(receipt.repo_id)
-        with pytest.raises(BadResponse, match="校验不一致"):
+        with raises_clean(BadResponse, match="校验不一致"):
             await client.verify(receipt)
         docrepo_sim.state.corrupt(receipt.repo_id, sha256=receipt.sha256, size=receipt.size + 1)
-        with pytest.raises(BadResponse, match="校验不一致"):
+        with raises_clean(BadResponse, match="校验不一致"):
             await client.verify(receipt)
 
 
 async def test_unknown_document_is_reported(docrepo_sim, fast_http):
     async with client_for(docrepo_sim, fast_http) as client:
-        with pytest.raises(DocumentNotFound, match="DRNOSUCHDOC"):
+        with raises_clean(DocumentNotFound, match="DRNOSUCHDOC"):
             await client.metadata("DRNOSUCHDOC")
 
 
@@ -131,7 +132,7 @@ async def test_unknown_document_is_reported(docrepo_sim, fast_http):
 
 async def test_wrong_secret_fails_authentication_without_retrying(docrepo_sim, fast_http):
     async with client_for(docrepo_sim, fast_http, secret="wrong-secret-for-tests") as client:
-        with pytest.raises(AuthenticationFailed, match="签名"):
+        with raises_clean(AuthenticationFailed, match="签名"):
             await upload(client)
     assert docrepo_sim.state.plan.calls("upload") == 1
     assert docrepo_sim.state.count() == 0
@@ -140,7 +141,7 @@ async def test_wrong_secret_fails_authentication_without_retrying(docrepo_sim, f
 async def test_injected_bad_signature_fails_authentication(docrepo_sim, fast_http):
     docrepo_sim.state.plan.set("bad_signature", count=1)
     async with client_for(docrepo_sim, fast_http) as client:
-        with pytest.raises(AuthenticationFailed):
+        with raises_clean(AuthenticationFailed):
             await upload(client)
 
 
@@ -158,7 +159,7 @@ async def test_429_retry_after_is_honoured(docrepo_sim, fast_http):
 async def test_persistent_quota_errors_surface_quota_exceeded(docrepo_sim, fast_http):
     docrepo_sim.state.plan.set("status_429", retry_after=0.02)
     async with client_for(docrepo_sim, fast_http) as client:
-        with pytest.raises(QuotaExceeded):
+        with raises_clean(QuotaExceeded):
             await upload(client)
     assert docrepo_sim.state.plan.calls("upload") == 3
 
@@ -167,14 +168,14 @@ async def test_5xx_and_timeouts_are_retried_then_surface_upstream_unavailable(do
     plan = docrepo_sim.state.plan
     async with client_for(docrepo_sim, fast_http, read_timeout=0.2, breaker_failure_threshold=10) as client:
         plan.set("status_5xx", status=500)  # not in 502/503/504: surfaced at once
-        with pytest.raises(UpstreamUnavailable, match="500"):
+        with raises_clean(UpstreamUnavailable, match="500"):
             await upload(client)
         plan.set("status_5xx", status=503)
-        with pytest.raises(UpstreamUnavailable, match="503"):
+        with raises_clean(UpstreamUnavailable, match="503"):
             await upload(client)
         plan.clear()
         plan.set("timeout", seconds=1.0)
-        with pytest.raises(UpstreamUnavailable, match="超时"):
+        with raises_clean(UpstreamUnavailable, match="超时"):
             await client.metadata("DRANY")
     assert plan.calls("upload") == 1 + 3
     assert plan.calls("metadata") == 3
@@ -184,9 +185,29 @@ async def test_5xx_and_timeouts_are_retried_then_surface_upstream_unavailable(do
 async def test_malformed_json_is_a_bad_response(docrepo_sim, fast_http):
     docrepo_sim.state.plan.set("malformed", count=1)
     async with client_for(docrepo_sim, fast_http) as client:
-        with pytest.raises(BadResponse):
+        with raises_clean(BadResponse):
             await upload(client)
     assert docrepo_sim.state.plan.calls("upload") == 1
+
+
+async def test_non_finite_retry_after_in_the_quota_body_is_ignored(docrepo_sim, fast_http):
+    docrepo_sim.state.plan.set("raw_body", body='{"code": "4290", "msg": "调用量超过配额", "retryAfter": Infinity}')
+    async with client_for(docrepo_sim, fast_http) as client:
+        with raises_clean(QuotaExceeded) as info:
+            await asyncio.wait_for(upload(client), 3)
+    assert info.value.retry_after is None
+    assert docrepo_sim.state.plan.calls("upload") == 3
+
+
+async def test_upload_and_metadata_sign_the_path_they_send_behind_a_path_prefix(fast_http, serve_mounted):
+    from soar_ext.adapters.simulators.docrepo import create_app
+
+    base_url = serve_mounted(create_app(), "/archive/docrepo-gateway")
+    settings = DocRepoSettings(http=fast_http(base_url), app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET))
+    async with DocRepoClient(settings) as client:
+        receipt = await upload(client)
+        meta = await client.verify(receipt)
+    assert meta.repo_id == receipt.repo_id
 
 
 async def test_circuit_opens_fails_fast_half_opens_and_recovers(docrepo_sim, fast_http):
@@ -196,9 +217,9 @@ async def test_circuit_opens_fails_fast_half_opens_and_recovers(docrepo_sim, fas
         docrepo_sim, fast_http, retry_attempts=1, breaker_failure_threshold=2, breaker_reset_seconds=0.25
     ) as client:
         for _ in range(2):
-            with pytest.raises(UpstreamUnavailable):
+            with raises_clean(UpstreamUnavailable):
                 await upload(client)
-        with pytest.raises(CircuitOpen):
+        with raises_clean(CircuitOpen):
             await upload(client)
         assert plan.calls("upload") == 2
         plan.clear()
@@ -240,7 +261,7 @@ def test_settings_come_from_a_config_section():
         }
     )
     assert settings.max_upload_bytes == 2048
-    with pytest.raises(ValueError, match="max_upload_bytes"):
+    with raises_clean(ValueError, match="max_upload_bytes"):
         DocRepoSettings.from_config(
             {"base_url": "https://x", "app_id": "a", "app_secret": "docrepo-test-secret", "max_upload_bytes": "2M"}
         )

@@ -17,6 +17,7 @@ from soar_ext.adapters.common import (
     CircuitOpen,
     ClockSkew,
     QuotaExceeded,
+    RequestRejected,
     SyncRunner,
     UpstreamUnavailable,
 )
@@ -31,6 +32,7 @@ from soar_ext.adapters.qianjiang import (
 from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET, simulated_score
 from soar_ext.idnumber import InvalidIdNumber, check_char
 from soar_ext.secret import Secret
+from tests.adapters.guards import raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -113,16 +115,16 @@ def test_bands_follow_the_published_ranges():
 
 async def test_invalid_id_number_is_rejected_before_calling(qianjiang_sim, fast_http):
     async with client_for(qianjiang_sim, fast_http) as client:
-        with pytest.raises(InvalidIdNumber, match="校验位"):
+        with raises_clean(InvalidIdNumber, match="校验位"):
             await client.score(PERSON[:17] + ("0" if PERSON[17] != "0" else "1"), "张三", "AUTH-1")
-        with pytest.raises(ValueError, match="授权"):
+        with raises_clean(ValueError, match="授权"):
             await client.score(PERSON, "张三", " ")
     assert qianjiang_sim.state.plan.calls("score") == 0
 
 
 async def test_revoked_authorisation_is_reported(qianjiang_sim, fast_http):
     async with client_for(qianjiang_sim, fast_http) as client:
-        with pytest.raises(AuthorizationRejected, match="授权"):
+        with raises_clean(AuthorizationRejected, match="授权"):
             await client.score(PERSON, "张三", "REVOKED-1")
     assert qianjiang_sim.state.plan.calls("score") == 1
 
@@ -147,7 +149,7 @@ async def test_admin_endpoint_overrides_a_score(qianjiang_sim, fast_http):
 
 async def test_wrong_secret_fails_authentication_without_retrying(qianjiang_sim, fast_http):
     async with client_for(qianjiang_sim, fast_http, secret="wrong-secret-for-tests") as client:
-        with pytest.raises(AuthenticationFailed, match="签名") as info:
+        with raises_clean(AuthenticationFailed, match="签名") as info:
             await client.score(PERSON, "张三", "AUTH-1")
     assert "wrong-secret-for-tests" not in str(info.value)
     assert PERSON not in str(info.value)
@@ -158,10 +160,10 @@ async def test_expired_secret_and_injected_bad_signature_fail_authentication(qia
     plan = qianjiang_sim.state.plan
     async with client_for(qianjiang_sim, fast_http) as client:
         plan.set("expire_secret", count=1)
-        with pytest.raises(AuthenticationFailed, match="过期"):
+        with raises_clean(AuthenticationFailed, match="过期"):
             await client.score(PERSON, "张三", "AUTH-1")
         plan.set("bad_signature", count=1)
-        with pytest.raises(AuthenticationFailed):
+        with raises_clean(AuthenticationFailed):
             await client.score(PERSON, "张三", "AUTH-1")
         assert isinstance(await client.score(PERSON, "张三", "AUTH-1"), QianjiangScore | NoScore)
     assert plan.calls("score") == 3
@@ -169,7 +171,7 @@ async def test_expired_secret_and_injected_bad_signature_fail_authentication(qia
 
 async def test_skewed_client_clock_is_reported_as_clock_skew(qianjiang_sim, fast_http):
     async with client_for(qianjiang_sim, fast_http, clock=lambda: time.time() - 3600) as client:
-        with pytest.raises(ClockSkew):
+        with raises_clean(ClockSkew):
             await client.score(PERSON, "张三", "AUTH-1")
 
 
@@ -199,7 +201,7 @@ async def test_retry_after_is_capped_by_the_configured_maximum(qianjiang_sim, fa
 async def test_persistent_429_surfaces_quota_exceeded(qianjiang_sim, fast_http):
     qianjiang_sim.state.plan.set("status_429", retry_after=0.05)
     async with client_for(qianjiang_sim, fast_http) as client:
-        with pytest.raises(QuotaExceeded) as info:
+        with raises_clean(QuotaExceeded) as info:
             await client.score(PERSON, "张三", "AUTH-1")
     assert info.value.retry_after == pytest.approx(0.05)
     assert qianjiang_sim.state.plan.calls("score") == 3
@@ -223,7 +225,7 @@ async def test_transient_503_is_retried_transparently(qianjiang_sim, fast_http):
 async def test_persistent_5xx_surfaces_upstream_unavailable(qianjiang_sim, fast_http):
     qianjiang_sim.state.plan.set("status_5xx", status=502)
     async with client_for(qianjiang_sim, fast_http) as client:
-        with pytest.raises(UpstreamUnavailable, match="HTTP 502") as info:
+        with raises_clean(UpstreamUnavailable, match="HTTP 502") as info:
             await client.score(PERSON, "张三", "AUTH-1")
     assert not isinstance(info.value, CircuitOpen)
     assert str(info.value).startswith("钱江分接口查询评分：")
@@ -234,7 +236,7 @@ async def test_timeouts_are_retried_then_surface_upstream_unavailable(qianjiang_
     qianjiang_sim.state.plan.set("timeout", seconds=1.5)
     async with client_for(qianjiang_sim, fast_http, read_timeout=0.2) as client:
         started = time.monotonic()
-        with pytest.raises(UpstreamUnavailable, match="超时"):
+        with raises_clean(UpstreamUnavailable, match="超时"):
             await client.score(PERSON, "张三", "AUTH-1")
         elapsed = time.monotonic() - started
     assert qianjiang_sim.state.plan.calls("score") == 3
@@ -244,9 +246,90 @@ async def test_timeouts_are_retried_then_surface_upstream_unavailable(qianjiang_
 async def test_malformed_json_is_a_bad_response_and_not_retried(qianjiang_sim, fast_http):
     qianjiang_sim.state.plan.set("malformed", count=1)
     async with client_for(qianjiang_sim, fast_http) as client:
-        with pytest.raises(BadResponse, match="JSON"):
+        with raises_clean(BadResponse, match="JSON"):
             await client.score(PERSON, "张三", "AUTH-1")
     assert qianjiang_sim.state.plan.calls("score") == 1
+
+
+async def test_deeply_nested_json_is_a_bad_response_not_retried(qianjiang_sim, fast_http):
+    qianjiang_sim.state.plan.set("deep_json", count=1)
+    async with client_for(qianjiang_sim, fast_http) as client:
+        with raises_clean(BadResponse, match="JSON"):
+            await client.score(PERSON, "张三", "AUTH-1")
+        assert client.breaker.consecutive_failures == 1  # a broken answer counts against the upstream
+    assert qianjiang_sim.state.plan.calls("score") == 1
+
+
+async def test_undecodable_content_encoding_is_a_bad_response(qianjiang_sim, fast_http):
+    qianjiang_sim.state.plan.set("bad_encoding", count=1)
+    async with client_for(qianjiang_sim, fast_http) as client:
+        with raises_clean(BadResponse, match="编码"):
+            await client.score(PERSON, "张三", "AUTH-1")
+        assert client.breaker.consecutive_failures == 1
+    assert qianjiang_sim.state.plan.calls("score") == 1
+
+
+@pytest.mark.parametrize(("value", "expected"), [("NaN", None), ("Infinity", None), ("-5", 0.0), ('"abc"', None)])
+async def test_odd_retry_after_in_the_body_is_validated_and_never_hangs(qianjiang_sim, fast_http, value, expected):
+    body = '{"code": "4290", "msg": "调用量超过配额", "retryAfter": ' + value + "}"
+    qianjiang_sim.state.plan.set("raw_body", body=body)
+    async with client_for(qianjiang_sim, fast_http) as client:
+        with raises_clean(QuotaExceeded) as info:
+            await asyncio.wait_for(client.score(PERSON, "张三", "AUTH-1"), 3)
+    assert info.value.retry_after == expected
+    assert qianjiang_sim.state.plan.calls("score") == 3
+
+
+async def test_retry_after_in_the_body_is_honoured(qianjiang_sim, fast_http):
+    qianjiang_sim.state.plan.set("quota", count=1, retry_after=0.3)
+    async with client_for(qianjiang_sim, fast_http) as client:
+        started = time.monotonic()
+        await client.score(PERSON, "张三", "AUTH-1")
+        assert time.monotonic() - started >= 0.3
+
+
+async def test_upstream_error_text_is_masked_scrubbed_and_cut(qianjiang_sim, fast_http):
+    msg = (
+        f"参数错误：身份证号{PERSON}不合法 appSecret={DEFAULT_APP_SECRET} secret=sk-live-123 {DEFAULT_APP_SECRET}"
+        + "。" * 5000
+    )
+    qianjiang_sim.state.plan.set("raw_body", status=400, body=json.dumps({"code": "4000", "msg": msg}))
+    async with client_for(qianjiang_sim, fast_http) as client:
+        with raises_clean(RequestRejected, secrets=["sk-live-123"]) as info:
+            await client.score(PERSON, "张三", "AUTH-1")
+    text = str(info.value)
+    assert "330106********" in text and len(text) < 300
+
+
+async def test_trickled_answer_is_cut_off_by_the_attempt_time_limit(qianjiang_sim, fast_http):
+    qianjiang_sim.state.plan.set("trickle", interval=0.05, chunks=200)  # a byte every 50 ms: no read timeout
+    async with client_for(qianjiang_sim, fast_http, read_timeout=0.3, attempt_timeout=0.4, retry_attempts=2) as client:
+        started = time.monotonic()
+        with raises_clean(UpstreamUnavailable, match="单次请求超过0.4秒"):
+            await client.score(PERSON, "张三", "AUTH-1")
+        elapsed = time.monotonic() - started
+    assert 0.8 <= elapsed < 2.0
+    assert qianjiang_sim.state.plan.calls("score") == 2
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_oversize_answer_is_a_bad_response(qianjiang_sim, fast_http, chunked):
+    qianjiang_sim.state.plan.set("oversize", count=1, bytes=2 * 1024 * 1024, chunked=chunked)
+    async with client_for(qianjiang_sim, fast_http, max_response_bytes=64 * 1024) as client:
+        with raises_clean(BadResponse, match="返回报文过大"):
+            await client.score(PERSON, "张三", "AUTH-1")
+        assert isinstance(await client.score(PERSON, "张三", "AUTH-1"), QianjiangScore | NoScore)
+    assert qianjiang_sim.state.plan.calls("score") == 2
+
+
+async def test_client_signs_the_path_it_sends_behind_a_path_prefix(fast_http, serve_mounted):
+    from soar_ext.adapters.simulators.qianjiang import create_app
+
+    base_url = serve_mounted(create_app(), "/qjf-gateway")
+    settings = QianjiangSettings(http=fast_http(base_url), app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET))
+    async with QianjiangClient(settings) as client:
+        result = await client.score(PERSON, "张三", "AUTH-1")
+    assert isinstance(result, QianjiangScore | NoScore)
 
 
 # --------------------------------------------------------------------------- breaker, limiter, sync use
@@ -259,16 +342,16 @@ async def test_circuit_opens_fails_fast_half_opens_and_recovers(qianjiang_sim, f
         qianjiang_sim, fast_http, retry_attempts=1, breaker_failure_threshold=3, breaker_reset_seconds=0.3
     ) as client:
         for _ in range(3):
-            with pytest.raises(UpstreamUnavailable):
+            with raises_clean(UpstreamUnavailable):
                 await client.score(PERSON, "张三", "AUTH-1")
         assert client.breaker.state == CircuitBreaker.OPEN
-        with pytest.raises(CircuitOpen, match="熔断"):
+        with raises_clean(CircuitOpen, match="熔断"):
             await client.score(PERSON, "张三", "AUTH-1")
         assert plan.calls("score") == 3  # failed fast, nothing sent
 
         await asyncio.sleep(0.35)
         assert client.breaker.state == CircuitBreaker.HALF_OPEN
-        with pytest.raises(UpstreamUnavailable):  # the probe fails: open again
+        with raises_clean(UpstreamUnavailable):  # the probe fails: open again
             await client.score(PERSON, "张三", "AUTH-1")
         assert client.breaker.state == CircuitBreaker.OPEN
         assert plan.calls("score") == 4
@@ -319,5 +402,5 @@ def test_settings_come_from_a_config_section():
     assert settings.http.rate_per_second == 5.0
     assert settings.http.retry_attempts == 2
     assert "qjf-test-secret" not in repr(settings)
-    with pytest.raises(ValueError, match="app_secret"):
+    with raises_clean(ValueError, match="app_secret"):
         QianjiangSettings.from_config({"base_url": "https://x", "app_id": "soar"})

@@ -30,6 +30,7 @@ from soar_ext.adapters.survey import (
     SurveySettings,
 )
 from soar_ext.secret import Secret
+from tests.adapters.guards import raises_clean
 
 pytestmark = pytest.mark.anyio
 
@@ -80,7 +81,7 @@ async def test_find_project_by_number_and_by_name_fragment(survey_sim, fast_http
 
 async def test_find_projects_needs_a_number_or_a_name(survey_sim, fast_http):
     async with client_for(survey_sim, fast_http) as client:
-        with pytest.raises(ValueError, match="项目编号或项目名称"):
+        with raises_clean(ValueError, match="项目编号或项目名称"):
             await client.find_projects()
     assert survey_sim.state.plan.calls() == 0
 
@@ -114,7 +115,7 @@ async def test_unmeasured_houses_have_no_measured_area(survey_sim, fast_http):
 
 async def test_unknown_project_is_reported_by_number(survey_sim, fast_http):
     async with client_for(survey_sim, fast_http) as client:
-        with pytest.raises(SurveyProjectNotFound, match="PJ1999-0001"):
+        with raises_clean(SurveyProjectNotFound, match="PJ1999-0001"):
             await client.houses("PJ1999-0001")
     assert survey_sim.state.plan.calls("houses") == 1
 
@@ -124,7 +125,7 @@ async def test_unknown_project_is_reported_by_number(survey_sim, fast_http):
 
 async def test_wrong_secret_fails_authentication_without_retrying(survey_sim, fast_http):
     async with client_for(survey_sim, fast_http, secret="wrong-secret-for-tests") as client:
-        with pytest.raises(AuthenticationFailed, match="签名"):
+        with raises_clean(AuthenticationFailed, match="签名"):
             await client.houses(FIRST_NUMBER)
     assert survey_sim.state.plan.calls() == 1
 
@@ -132,7 +133,7 @@ async def test_wrong_secret_fails_authentication_without_retrying(survey_sim, fa
 async def test_expired_secret_fails_authentication(survey_sim, fast_http):
     survey_sim.state.plan.set("expire_secret", count=1)
     async with client_for(survey_sim, fast_http) as client:
-        with pytest.raises(AuthenticationFailed, match="过期"):
+        with raises_clean(AuthenticationFailed, match="过期"):
             await client.houses(FIRST_NUMBER)
 
 
@@ -150,7 +151,7 @@ async def test_429_retry_after_is_honoured(survey_sim, fast_http):
 async def test_protocol_quota_code_surfaces_quota_exceeded_after_retries(survey_sim, fast_http):
     survey_sim.state.plan.set("quota")
     async with client_for(survey_sim, fast_http, retry_max_delay=0.05) as client:
-        with pytest.raises(QuotaExceeded):
+        with raises_clean(QuotaExceeded):
             await client.find_projects(number=FIRST_NUMBER)
     assert survey_sim.state.plan.calls() == 3
 
@@ -161,11 +162,11 @@ async def test_5xx_and_timeouts_are_retried_then_surface_upstream_unavailable(su
         plan.set("status_5xx", count=1, status=504)
         assert await client.houses(FIRST_NUMBER)
         plan.set("status_5xx", status=503)
-        with pytest.raises(UpstreamUnavailable, match="503"):
+        with raises_clean(UpstreamUnavailable, match="503"):
             await client.houses(FIRST_NUMBER)
         plan.clear()
         plan.set("timeout", seconds=1.0)
-        with pytest.raises(UpstreamUnavailable, match="超时"):
+        with raises_clean(UpstreamUnavailable, match="超时"):
             await client.houses(FIRST_NUMBER)
     assert plan.calls("houses") == 2 + 3 + 3
 
@@ -173,9 +174,33 @@ async def test_5xx_and_timeouts_are_retried_then_surface_upstream_unavailable(su
 async def test_malformed_json_is_a_bad_response(survey_sim, fast_http):
     survey_sim.state.plan.set("malformed", count=1)
     async with client_for(survey_sim, fast_http) as client:
-        with pytest.raises(BadResponse):
+        with raises_clean(BadResponse):
             await client.find_projects(number=FIRST_NUMBER)
     assert survey_sim.state.plan.calls() == 1
+
+
+async def test_retry_after_in_the_quota_body_is_honoured_and_validated(survey_sim, fast_http):
+    survey_sim.state.plan.set("quota", count=1, retry_after=0.3)
+    async with client_for(survey_sim, fast_http) as client:
+        started = time.monotonic()
+        await client.find_projects(number=FIRST_NUMBER)
+        assert time.monotonic() - started >= 0.3
+        survey_sim.state.plan.set("raw_body", body='{"code": "4290", "msg": "调用量超过配额", "retryAfter": NaN}')
+        with raises_clean(QuotaExceeded) as info:
+            await asyncio.wait_for(client.find_projects(number=FIRST_NUMBER), 3)
+    assert info.value.retry_after is None
+
+
+async def test_client_signs_the_path_it_sends_behind_a_path_prefix(fast_http, serve_mounted):
+    from soar_ext.adapters.simulators.survey import create_app
+
+    base_url = serve_mounted(create_app(), "/gis/survey-gateway")
+    settings = SurveySettings(http=fast_http(base_url), app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET))
+    async with SurveyClient(settings) as client:
+        projects = await client.find_projects(number=FIRST_NUMBER)
+        houses = await client.houses(FIRST_NUMBER)
+    assert [p.number for p in projects] == [FIRST_NUMBER]
+    assert houses
 
 
 async def test_circuit_opens_fails_fast_half_opens_and_recovers(survey_sim, fast_http):
@@ -185,9 +210,9 @@ async def test_circuit_opens_fails_fast_half_opens_and_recovers(survey_sim, fast
         survey_sim, fast_http, retry_attempts=1, breaker_failure_threshold=2, breaker_reset_seconds=0.25
     ) as client:
         for _ in range(2):
-            with pytest.raises(UpstreamUnavailable):
+            with raises_clean(UpstreamUnavailable):
                 await client.houses(FIRST_NUMBER)
-        with pytest.raises(CircuitOpen):
+        with raises_clean(CircuitOpen):
             await client.find_projects(number=FIRST_NUMBER)
         assert plan.calls() == 2
         plan.clear()

@@ -123,6 +123,17 @@ class BudgetExceeded(UpstreamUnavailable):
     """A category of :meth:`BigDataClient.verify_all` did not answer within the wall-time budget."""
 
 
+def _unexpected_error(exc: BaseException, *, call: str) -> AdapterError:
+    """A typed stand-in for an exception that is not an :class:`AdapterError` (type name only: no data)."""
+    kind = type(exc).__name__
+    # the traceback goes to the log (whose filter masks ID numbers); the returned error carries
+    # the type name only, and no chained exception whose text could hold personal data
+    log.warning("%s接口%s出现意外错误（%s）", SYSTEM, call, kind, exc_info=exc)
+    if isinstance(exc, ValueError | RecursionError | UnicodeError | httpx.DecodingError):
+        return BadResponse(SYSTEM, call, f"返回内容无法处理（{kind}）")
+    return UpstreamUnavailable(SYSTEM, call, f"查询出现意外错误（{kind}）")
+
+
 class Gateway(Protocol):
     generation: int
 
@@ -265,8 +276,11 @@ class BigDataClient:
         Returns one entry per category code, in the order asked: the result, or the
         :class:`AdapterError` that category ended with (:class:`BudgetExceeded` when it had not
         answered when ``budget_seconds``, default ``settings.verify_budget_seconds``, ran out).
-        One failing category never hides the others. Errors that are not adapter errors (such as
-        a failing ``on_query``) propagate.
+        One failing category never hides the others and never makes this method raise: an
+        unexpected exception of one category (a decoding problem, a failing ``on_query``) is
+        recorded for that category as a typed error — :class:`BadResponse` for malformed data,
+        :class:`UpstreamUnavailable` otherwise — whose message names only the exception type.
+        Bad input (ID number, name, purpose, category) still raises before anything is sent.
         """
         asked = CATEGORY_CODES if categories is None else categories
         codes = list(dict.fromkeys(get_category(c).code for c in asked))
@@ -296,7 +310,7 @@ class BigDataClient:
             elif isinstance(exc, AdapterError):
                 results[code] = exc
             else:
-                raise exc
+                results[code] = _unexpected_error(exc, call=f"{get_category(code).label}查询")
         return results
 
     # ------------------------------------------------------------------ one method per category

@@ -6,7 +6,7 @@ Both gateway generations answer business calls with this envelope. ``datas`` is 
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -16,9 +16,12 @@ from soar_ext.adapters.common import (
     BadResponse,
     QuotaExceeded,
     RequestRejected,
+    loads_text,
     parse_json,
     require_mapping,
+    upstream_text,
 )
+from soar_ext.secret import Secret
 
 SYSTEM = "大数据局"
 
@@ -37,7 +40,7 @@ class Envelope:
     """A decoded envelope; ``datas`` is already parsed when the upstream sent it as a string."""
 
     code: str
-    msg: str
+    msg: str = field(repr=False)  # upstream text: may carry personal data
     datas: object = field(repr=False)
     data_count: int | None = None
 
@@ -67,7 +70,7 @@ def _parse_datas_string(text: str, *, call: str) -> object:
     if not stripped:
         return None
     try:
-        return json.loads(stripped)
+        return loads_text(stripped)
     except ValueError:
         raise BadResponse(SYSTEM, call, f"datas 字段是字符串但不是有效的JSON（{len(text)}字符）") from None
 
@@ -77,21 +80,24 @@ def _as_count(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
         return int(value)
     return None
 
 
-def raise_for_code(envelope: Envelope, *, call: str) -> None:
+def raise_for_code(envelope: Envelope, *, call: str, secrets: Iterable[Secret | str | None] = ()) -> None:
     """Turn a non-success code into the matching typed error (``"00"`` returns quietly).
 
     ``"11"`` → :class:`RequestSecretExpired`, ``"14"`` → :class:`AuthenticationFailed`,
     ``"18"`` → :class:`QuotaExceeded` (retried with backoff), anything else →
-    :class:`RequestRejected` carrying the gateway's own message.
+    :class:`RequestRejected` carrying the gateway's own message — masked, cut to 200
+    characters, with ``secrets`` (the client's own) and secret-looking values replaced by ``***``.
     """
-    code, msg = envelope.code, envelope.msg
+    code = envelope.code
     if code == CODE_OK:
         return
+    msg = upstream_text(envelope.msg, secrets=secrets)
+    code = upstream_text(code, secrets=secrets, limit=20)
     if code == CODE_SECRET_EXPIRED:
         raise RequestSecretExpired(SYSTEM, call, f"请求密钥已过期（code 11：{msg}）")
     if code == CODE_BAD_SIGNATURE:

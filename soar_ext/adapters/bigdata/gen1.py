@@ -4,7 +4,9 @@
 refresh secret (48 h); ``refreshTokenBySec.htm`` (signed with the refresh secret) renews both.
 Business calls are signed with the request secret. The secrets live in a :class:`SecretCache`
 that renews them shortly before they expire and after the gateway answers code ``"11"``, with
-one refresh at a time however many callers find them stale.
+one refresh at a time however many callers find them stale: every caller awaits the same
+renewal and gets its result or its exception, and a failed renewal is remembered briefly so a
+burst of retrying callers does not hammer the token endpoint.
 
 Business parameters (ID number, name) travel in a form body, never in the URL, so they do not
 end up in access logs.
@@ -32,9 +34,13 @@ from soar_ext.adapters.common import (
     AuthenticationFailed,
     BadResponse,
     CircuitBreaker,
+    CircuitOpen,
     RateLimiter,
     RequestRejected,
     call_with_resilience,
+    is_retryable_failure,
+    note_shared_failure,
+    send_request,
 )
 from soar_ext.log_masking import get_logger
 from soar_ext.secret import Secret
@@ -68,17 +74,39 @@ Renew = Callable[["Gen1Secrets | None"], Awaitable[Gen1Secrets]]
 
 
 class SecretCache:
-    """Holds the current secrets; renewal is single-flight under an asyncio lock.
+    """Holds the current secrets; renewal is single flight.
 
     A secret counts as usable until ``margin`` seconds before it expires, so it is renewed
-    shortly *before* the gateway would reject it.
+    shortly *before* the gateway would reject it. However many callers find the secrets stale
+    at once, one renewal runs (an asyncio task): all of them await it and get its result or its
+    exception; a caller that is cancelled does not cancel it for the others.
+
+    A failed renewal is remembered for ``failure_memory`` seconds (real time), so that a burst
+    of callers and their retries cannot start renewal after renewal: in that window a failure
+    that no retry would fix (signature error, bad answer) is raised again at once, and a
+    transient one (5xx, timeout, quota) makes the caller wait for the end of the window, after
+    which one new renewal is shared by everybody waiting. At most one token request per window.
+
+    Only the caller that started a renewal reports its failure to the circuit breaker; callers
+    that joined it, or got a remembered failure, do not count it again (one failed request is one
+    failure, however many callers waited for it).
     """
 
-    def __init__(self, *, clock: Callable[[], float], margin: float) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        margin: float,
+        failure_memory: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._clock = clock
         self._margin = margin
+        self._failure_memory = failure_memory
+        self._monotonic = monotonic
         self._current: Gen1Secrets | None = None
-        self._lock = asyncio.Lock()
+        self._renewal: asyncio.Task[Gen1Secrets] | None = None
+        self._failure: tuple[Exception, float] | None = None
 
     @property
     def current(self) -> Gen1Secrets | None:
@@ -95,26 +123,75 @@ class SecretCache:
         current = self._current
         if current is not None and self.request_usable(current):
             return current
-        async with self._lock:
-            current = self._current
-            if current is None or not self.request_usable(current):
-                current = self._current = await renew(current)
-            return current
+        return await self._shared_renewal(current, renew)
 
     async def replace_rejected(self, rejected: Gen1Secrets, renew: Renew) -> Gen1Secrets:
         """Secrets to use after the gateway rejected ``rejected`` as expired.
 
-        Callers that were rejected with the same secrets share one renewal: whoever gets the lock
-        first renews, the others find newer secrets already in place.
+        Callers rejected with the same secrets share one renewal; a caller that finds newer
+        secrets already in place uses them.
         """
-        async with self._lock:
-            current = self._current
-            if current is None or current is rejected:
-                current = self._current = await renew(rejected)
+        current = self._current
+        if current is not None and current is not rejected and self.request_usable(current):
             return current
+        return await self._shared_renewal(current or rejected, renew)
+
+    async def _shared_renewal(self, previous: Gen1Secrets | None, renew: Renew) -> Gen1Secrets:
+        started = False
+        while True:
+            task = self._renewal
+            if task is not None and not task.done():
+                break
+            current = self._current
+            if current is not None and current is not previous and self.request_usable(current):
+                return current  # renewed by someone else while this caller waited
+            failure = self._failure
+            if failure is not None:
+                error, until = failure
+                remaining = until - self._monotonic()
+                if remaining > 0:
+                    if not is_retryable_failure(error):
+                        note_shared_failure()
+                        raise error.with_traceback(None)
+                    await asyncio.sleep(remaining)
+                    continue
+                self._failure = None
+            task = self._renewal = asyncio.ensure_future(self._run(previous, renew))
+            task.add_done_callback(_consume_outcome)
+            started = True
+            break
+        try:
+            # shield: a waiter that is cancelled (its own time limit, a verification budget) must
+            # not cancel the renewal the other waiters are waiting for
+            return await asyncio.shield(task)
+        except Exception:
+            if not started:
+                note_shared_failure()
+            raise
+
+    async def _run(self, previous: Gen1Secrets | None, renew: Renew) -> Gen1Secrets:
+        try:
+            secrets = await renew(previous)
+        except CircuitOpen:
+            raise  # nothing was sent; the breaker itself keeps callers away
+        except Exception as exc:
+            self._failure = (exc, self._monotonic() + self._failure_memory)
+            raise
+        finally:
+            self._renewal = None
+        self._current = secrets
+        self._failure = None
+        return secrets
 
     def clear(self) -> None:
         self._current = None
+        self._failure = None
+
+
+def _consume_outcome(task: asyncio.Task[Gen1Secrets]) -> None:
+    """Mark a renewal's exception as retrieved (every waiter may have gone away)."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Gen1Gateway:
@@ -136,7 +213,11 @@ class Gen1Gateway:
         self._limiter = limiter
         self._breaker = breaker
         self._clock = clock
-        self.secrets = SecretCache(clock=clock, margin=settings.refresh_margin_seconds)
+        self.secrets = SecretCache(
+            clock=clock,
+            margin=settings.refresh_margin_seconds,
+            failure_memory=settings.renewal_failure_memory_seconds,
+        )
 
     def _request_time(self) -> str:
         return str(int(self._clock() * 1000))
@@ -181,14 +262,28 @@ class Gen1Gateway:
             **params,
         }
         path = f"{settings.gen1_path}/api/{settings.org}/dataSharing/{interface_id}.htm"
-        response = await self._http.post(path, data=form)
+        request = self._http.build_request("POST", path, data=form)
+        response = await send_request(self._http, request, settings=settings.http, system=SYSTEM, call=call)
         response.raise_for_status()
         envelope = parse_envelope(response, call=call)
-        raise_for_code(envelope, call=call)
+        raise_for_code(envelope, call=call, secrets=self._known_secrets(secrets))
         return envelope
 
+    def _known_secrets(self, *pairs: Gen1Secrets | None) -> list[Secret]:
+        """Every secret this client holds, to be scrubbed from upstream messages."""
+        known = [self._settings.app_secret]
+        for pair in (*pairs, self.secrets.current):
+            if pair is not None:
+                known += [pair.request_secret, pair.refresh_secret]
+        return known
+
     async def _renew(self, previous: Gen1Secrets | None) -> Gen1Secrets:
-        """New secrets: by refresh secret while it is valid, else (or if that fails) by app key."""
+        """New secrets: by refresh secret while it is valid, else (or if that fails) by app key.
+
+        Runs on behalf of callers the breaker already admitted; it still checks that the breaker
+        has not opened since (without taking the half-open probe slot from its own caller).
+        """
+        self._breaker.check(CALL_BY_SECRET if previous is not None else CALL_BY_KEY)
         if previous is not None and self.secrets.refresh_usable(previous):
             try:
                 return await self._token_call("refreshTokenBySec.htm", previous.refresh_secret, call=CALL_BY_SECRET)
@@ -205,10 +300,11 @@ class Gen1Gateway:
             "requestTime": request_time,
             "sign": sign(settings.app_key, signing_secret.reveal(), request_time),
         }
-        response = await self._http.get(f"{settings.gen1_path}/app/{endpoint}", params=params)
+        request = self._http.build_request("GET", f"{settings.gen1_path}/app/{endpoint}", params=params)
+        response = await send_request(self._http, request, settings=settings.http, system=SYSTEM, call=call)
         response.raise_for_status()
         envelope = parse_envelope(response, call=call)
-        raise_for_code(envelope, call=call)
+        raise_for_code(envelope, call=call, secrets=self._known_secrets())
         datas = envelope.datas
         if not isinstance(datas, Mapping):
             raise BadResponse(SYSTEM, call, "返回的 datas 应为包含密钥的对象")

@@ -23,11 +23,15 @@ from soar_ext.adapters.bigdata.envelope import SYSTEM, Envelope, parse_envelope,
 from soar_ext.adapters.bigdata.settings import BigDataSettings
 from soar_ext.adapters.common import (
     AuthenticationFailed,
+    BadResponse,
     CircuitBreaker,
     ClockSkew,
     RateLimiter,
     call_with_resilience,
     canonical_query,
+    parse_json,
+    send_request,
+    upstream_text,
 )
 from soar_ext.secret import Secret
 
@@ -116,12 +120,13 @@ class Gen2Gateway:
                     date=http_date(sent_at),
                 )
             )
-            response = await self._http.send(request)
+            response = await send_request(self._http, request, settings=self._settings.http, system=SYSTEM, call=call)
+            secrets = (self._settings.app_secret,)
             if response.status_code == 401:
-                raise _authentication_error(response, sent_at=sent_at, call=call)
+                raise _authentication_error(response, sent_at=sent_at, call=call, secrets=secrets)
             response.raise_for_status()
             envelope = parse_envelope(response, call=call)
-            raise_for_code(envelope, call=call)
+            raise_for_code(envelope, call=call, secrets=secrets)
             return envelope
 
         return await call_with_resilience(
@@ -135,12 +140,15 @@ class Gen2Gateway:
         )
 
 
-def _authentication_error(response: httpx.Response, *, sent_at: float, call: str) -> AuthenticationFailed:
-    """A clear, typed error for a 401 answer."""
+def _authentication_error(
+    response: httpx.Response, *, sent_at: float, call: str, secrets: tuple[Secret, ...] = ()
+) -> AuthenticationFailed:
+    """A clear, typed error for a 401 answer (an unknown message is masked and cut to 200 characters)."""
     try:
-        message = response.json().get("message")
-    except (ValueError, AttributeError):
-        message = None
+        body = parse_json(response, system=SYSTEM, call=call)
+    except BadResponse:
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
     if message == MSG_CLOCK_SKEW:
         offset = _clock_offset(response, sent_at)
         detail = (
@@ -158,7 +166,8 @@ def _authentication_error(response: httpx.Response, *, sent_at: float, call: str
         return AuthenticationFailed(SYSTEM, call, "签名无效（Invalid signature），请核对 app_secret 配置")
     if message == MSG_INVALID_ACCESS_KEY:
         return AuthenticationFailed(SYSTEM, call, "访问密钥无效（Invalid access key），请核对 app_key 配置")
-    return AuthenticationFailed(SYSTEM, call, f"认证失败（HTTP 401：{message or '无说明'}）")
+    detail = upstream_text(message, secrets=secrets) if message else "无说明"
+    return AuthenticationFailed(SYSTEM, call, f"认证失败（HTTP 401：{detail}）")
 
 
 def _clock_offset(response: httpx.Response, sent_at: float) -> float | None:
@@ -168,7 +177,7 @@ def _clock_offset(response: httpx.Response, sent_at: float) -> float | None:
         return None
     try:
         server = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if server is None or server.tzinfo is None:
         return None

@@ -30,6 +30,7 @@ class BigDataSettings:
     gen1_path: str = "/gateway"
     gen2_path: str = "/irs/api"
     verify_budget_seconds: float = 10.0  # wall-time cap of verify_all
+    renewal_failure_memory_seconds: float = 1.0  # gen-1: a failed secret renewal is reused this long
     interface_ids: Mapping[str, str] = field(default_factory=dict)  # per-category overrides
 
     def __post_init__(self) -> None:
@@ -45,6 +46,8 @@ class BigDataSettings:
             raise ValueError("refresh_margin_seconds 必须不小于0且小于请求密钥有效期")
         if not self.verify_budget_seconds > 0:
             raise ValueError("verify_budget_seconds 必须大于0")
+        if not 0 <= self.renewal_failure_memory_seconds <= 60:
+            raise ValueError("renewal_failure_memory_seconds 必须在0到60秒之间")
         unknown = sorted(set(self.interface_ids) - set(CATEGORIES))
         if unknown:
             raise ValueError(f"未知的核查类别接口配置：{', '.join(unknown)}")
@@ -67,6 +70,7 @@ class BigDataSettings:
             ("request_secret_ttl_seconds", float),
             ("refresh_secret_ttl_seconds", float),
             ("verify_budget_seconds", float),
+            ("renewal_failure_memory_seconds", float),
         ):
             raw = section.get(key)
             if raw is None or raw == "":

@@ -7,10 +7,19 @@ Fault kinds (set with :meth:`FaultPlan.set` or ``POST /_admin/faults``):
 ``status_5xx``      answer with HTTP ``status`` (default 503)
 ``timeout``         sleep ``seconds`` (default 5, longer than any client timeout)
 ``status_429``      answer HTTP 429 with ``Retry-After: retry_after`` (default 1)
-``quota``           the protocol's own quota-exceeded code (simulator specific)
+``quota``           the protocol's own quota-exceeded code (simulator specific); ``retry_after``
+                    sets the body's ``retryAfter`` where the protocol has one
 ``malformed``       HTTP 200 with a body that is not valid JSON
 ``expire_secret``   the protocol's "credentials expired" answer
 ``bad_signature``   reject the signature even when it is right
+``trickle``         HTTP 200 whose body arrives one byte every ``interval`` seconds
+                    (default 0.1) for ``chunks`` bytes (default 100): no read timeout fires
+``oversize``        HTTP 200 with a ``bytes``-long body (default 16 MiB), with a
+                    ``Content-Length`` or, with ``chunked: true``, streamed without one
+``deep_json``       HTTP 200 with JSON nested ``depth`` levels deep (default 100000)
+``bad_encoding``    HTTP 200 declaring ``Content-Encoding: gzip`` over a body that is not gzip
+``raw_body``        answer HTTP ``status`` (default 200) with exactly ``body`` (text) and
+                    ``headers``: NaN fields, crafted error messages, anything else
 ==================  ==============================================================
 
 Each fault has a remaining count (``None`` = until cleared).
@@ -24,12 +33,12 @@ import hmac
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import uvicorn
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from soar_ext.adapters.common import hmac_canonical_string, hmac_signature
@@ -40,10 +49,15 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "status_5xx": {"status": 503},
     "timeout": {"seconds": 5.0},
     "status_429": {"retry_after": 1},
-    "quota": {},
+    "quota": {"retry_after": None},
     "malformed": {},
     "expire_secret": {},
     "bad_signature": {},
+    "trickle": {"interval": 0.1, "chunks": 100},
+    "oversize": {"bytes": 16 * 1024 * 1024, "chunked": False},
+    "deep_json": {"depth": 100_000},
+    "bad_encoding": {},
+    "raw_body": {"status": 200, "body": "{}", "headers": {}},
 }
 _ALIASES = {"latency": "latency_ms", "5xx": "status_5xx", "429": "status_429"}
 
@@ -212,7 +226,52 @@ async def inject_http_faults(plan: FaultPlan) -> Response | None:
         )
     if plan.take("malformed"):
         return Response(MALFORMED_BODY, status_code=200, media_type="application/json")
+    if plan.take("trickle"):
+        return _trickle(float(plan.param("trickle", "interval")), int(plan.param("trickle", "chunks")))
+    if plan.take("oversize"):
+        return _oversize(int(plan.param("oversize", "bytes")), bool(plan.param("oversize", "chunked")))
+    if plan.take("deep_json"):
+        depth = int(plan.param("deep_json", "depth"))
+        return Response(b"[" * depth + b"]" * depth, status_code=200, media_type="application/json")
+    if plan.take("bad_encoding"):
+        return Response(
+            b"this body is not gzip",
+            status_code=200,
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
+    if plan.take("raw_body"):
+        return Response(
+            str(plan.param("raw_body", "body")).encode("utf-8"),
+            status_code=int(plan.param("raw_body", "status")),
+            media_type="application/json",
+            headers={str(k): str(v) for k, v in dict(plan.param("raw_body", "headers") or {}).items()},
+        )
     return None
+
+
+def _trickle(interval: float, chunks: int) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(chunks):
+            await asyncio.sleep(interval)
+            yield b" "
+        yield MALFORMED_BODY
+
+    return StreamingResponse(body(), status_code=200, media_type="application/json")
+
+
+def _oversize(size: int, chunked: bool) -> Response:
+    piece = 64 * 1024
+    if not chunked:
+        return Response(b'{"pad":"' + b"x" * size + b'"}', status_code=200, media_type="application/json")
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"pad":"'
+        for start in range(0, size, piece):
+            yield b"x" * min(piece, size - start)
+        yield b'"}'
+
+    return StreamingResponse(body(), status_code=200, media_type="application/json")
 
 
 class HmacVerifier:

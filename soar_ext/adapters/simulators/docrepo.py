@@ -151,8 +151,8 @@ class DocRepoState:
             self._documents[repo_id] = replace(doc, sha256=sha256 or "0" * 64, size=doc.size if size is None else size)
 
 
-def _envelope(code: str, msg: str, data: object = None, status: int = 200) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data}, status_code=status)
+def _envelope(code: str, msg: str, data: object = None, status: int = 200, **extra: object) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg, "data": data, **extra}, status_code=status)
 
 
 _VERIFY_CODES = {
@@ -190,7 +190,9 @@ def create_app(
         if sim.plan.take("expire_secret"):
             return _envelope("4013", "应用密钥已过期", status=401)
         if sim.plan.take("quota"):
-            return _envelope("4290", "调用量超过配额")
+            retry_after = sim.plan.param("quota", "retry_after")
+            extra = {} if retry_after is None else {"retryAfter": retry_after}
+            return _envelope("4290", "调用量超过配额", **extra)
         return None
 
     async def upload(request: Request) -> Response:

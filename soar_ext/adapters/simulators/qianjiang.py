@@ -147,7 +147,8 @@ def create_app(
         if sim.plan.take("expire_secret"):
             return _envelope(CODE_SECRET_EXPIRED, "应用密钥已过期，请更换密钥", status=401)
         if sim.plan.take("quota"):
-            return _envelope(CODE_QUOTA, "调用量超过配额", retryAfter=1)
+            retry_after = sim.plan.param("quota", "retry_after")
+            return _envelope(CODE_QUOTA, "调用量超过配额", retryAfter=1 if retry_after is None else retry_after)
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict):

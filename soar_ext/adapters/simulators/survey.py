@@ -239,8 +239,8 @@ class SurveyState:
             ]
 
 
-def _envelope(code: str, msg: str, data: object = None, status: int = 200) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data}, status_code=status)
+def _envelope(code: str, msg: str, data: object = None, status: int = 200, **extra: object) -> JSONResponse:
+    return JSONResponse({"code": code, "msg": msg, "data": data, **extra}, status_code=status)
 
 
 _VERIFY_CODES = {
@@ -280,7 +280,9 @@ def create_app(
         if sim.plan.take("expire_secret"):
             return _envelope("4013", "应用密钥已过期", status=401)
         if sim.plan.take("quota"):
-            return _envelope("4290", "调用量超过配额")
+            retry_after = sim.plan.param("quota", "retry_after")
+            extra = {} if retry_after is None else {"retryAfter": retry_after}
+            return _envelope("4290", "调用量超过配额", **extra)
         return None
 
     async def projects(request: Request) -> Response:
