@@ -971,6 +971,33 @@ def hmac_headers(
     }
 
 
+def sign_request(
+    request: httpx.Request,
+    *,
+    app_id: str,
+    secret: Secret,
+    body: bytes = b"",
+    clock: Callable[[], float] = time.time,
+) -> httpx.Request:
+    """Add the HMAC headers to a built request, signing the path and query actually sent.
+
+    The path includes any path prefix of ``base_url``; signing the relative path instead
+    would fail behind a gateway that mounts the service under a prefix.
+    """
+    request.headers.update(
+        hmac_headers(
+            app_id=app_id,
+            secret=secret,
+            method=request.method,
+            path=request.url.path,
+            query=list(request.url.params.multi_items()),
+            body=body,
+            clock=clock,
+        )
+    )
+    return request
+
+
 # --------------------------------------------------------------------------- sync bridge
 
 

@@ -32,12 +32,12 @@ from soar_ext.adapters.common import (
     RequestRejected,
     build_async_client,
     call_with_resilience,
-    hmac_headers,
     parse_json,
     require_mapping,
     retry_after_from_body,
     secret_from_config,
     send_request,
+    sign_request,
     upstream_text,
 )
 from soar_ext.log_masking import get_logger
@@ -225,17 +225,8 @@ class DocRepoClient:
                 content=content,
                 headers={"X-Content-SHA256": sha256, "Content-Type": "application/octet-stream"},
             )
-            # sign the path actually sent: it includes any path prefix of base_url
-            request.headers.update(
-                hmac_headers(
-                    app_id=self.settings.app_id,
-                    secret=self.settings.app_secret,
-                    method=request.method,
-                    path=request.url.path,
-                    query=list(request.url.params.multi_items()),
-                    body=content,
-                    clock=self._clock,
-                )
+            sign_request(
+                request, app_id=self.settings.app_id, secret=self.settings.app_secret, body=content, clock=self._clock
             )
             response = await send_request(
                 self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_UPLOAD
@@ -274,17 +265,7 @@ class DocRepoClient:
 
         async def attempt() -> DocumentMetadata:
             request = self._client.build_request("GET", url)
-            # sign the path actually sent: it includes any path prefix of base_url
-            request.headers.update(
-                hmac_headers(
-                    app_id=self.settings.app_id,
-                    secret=self.settings.app_secret,
-                    method=request.method,
-                    path=request.url.path,
-                    query=list(request.url.params.multi_items()),
-                    clock=self._clock,
-                )
-            )
+            sign_request(request, app_id=self.settings.app_id, secret=self.settings.app_secret, clock=self._clock)
             response = await send_request(
                 self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_METADATA
             )

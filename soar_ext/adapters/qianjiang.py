@@ -31,12 +31,12 @@ from soar_ext.adapters.common import (
     RequestRejected,
     build_async_client,
     call_with_resilience,
-    hmac_headers,
     parse_json,
     require_mapping,
     retry_after_from_body,
     secret_from_config,
     send_request,
+    sign_request,
     upstream_text,
 )
 from soar_ext.idnumber import mask_id_number, normalize_id_number
@@ -181,17 +181,8 @@ class QianjiangClient:
             request = self._client.build_request(
                 "POST", path, content=body, headers={"Content-Type": "application/json; charset=utf-8"}
             )
-            # sign the path actually sent: it includes any path prefix of base_url
-            request.headers.update(
-                hmac_headers(
-                    app_id=self.settings.app_id,
-                    secret=self.settings.app_secret,
-                    method=request.method,
-                    path=request.url.path,
-                    query=list(request.url.params.multi_items()),
-                    body=body,
-                    clock=self._clock,
-                )
+            sign_request(
+                request, app_id=self.settings.app_id, secret=self.settings.app_secret, body=body, clock=self._clock
             )
             response = await send_request(
                 self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_SCORE

@@ -28,12 +28,12 @@ from soar_ext.adapters.common import (
     RequestRejected,
     build_async_client,
     call_with_resilience,
-    hmac_headers,
     parse_json,
     require_mapping,
     retry_after_from_body,
     secret_from_config,
     send_request,
+    sign_request,
     upstream_text,
 )
 from soar_ext.log_masking import get_logger
@@ -174,17 +174,7 @@ class SurveyClient:
 
         async def attempt() -> Mapping[str, Any]:
             request = self._client.build_request("GET", url, params=query)
-            # sign the path actually sent: it includes any path prefix of base_url
-            request.headers.update(
-                hmac_headers(
-                    app_id=self.settings.app_id,
-                    secret=self.settings.app_secret,
-                    method=request.method,
-                    path=request.url.path,
-                    query=list(request.url.params.multi_items()),
-                    clock=self._clock,
-                )
-            )
+            sign_request(request, app_id=self.settings.app_id, secret=self.settings.app_secret, clock=self._clock)
             response = await send_request(self._client, request, settings=self.settings.http, system=SYSTEM, call=call)
             return _parse_envelope(response, call, not_found, secrets=(self.settings.app_secret,))
 
