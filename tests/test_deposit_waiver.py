@@ -67,6 +67,16 @@ def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, 
     return decision, contract, stored, audit
 
 
+def sign_draft(engine, sim, htid, family_id, contract_type=ContractType.NEW, *, host=None):
+    """Run pre-contract for an existing draft in its own transaction, as SOAR's signing screen does."""
+    host = host or make_host([("deposit_waiver", deposit_waiver)])
+    with engine.begin() as conn:
+        return host.pre_contract(
+            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
+            ContractDraft(contract_id=htid, contract_type=contract_type, family_id=family_id),
+        )
+
+
 def couple(n: int = 2):
     people = [
         ("张伟", Relation.SELF, ADULT),
@@ -224,16 +234,11 @@ def test_every_score_query_is_audited_without_full_ids(engine, sim) -> None:
 
 
 def test_signed_or_terminated_contracts_are_never_changed(engine, sim) -> None:
-    host = make_host([("deposit_waiver", deposit_waiver)])
     with engine.begin() as conn:
         family_id, people = add_family(conn, couple(1))
         htid = add_contract(conn, family_id, ContractType.NEW, status="02")
     sim.state.set_score(people[0][1], 800)
-    with engine.begin() as conn:
-        decision = host.pre_contract(
-            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
-        )
+    decision = sign_draft(engine, sim, htid, family_id)
     assert decision.allowed and decision.deposit is None and "已终止" in decision.messages[0]
     with engine.connect() as conn:
         row = conn.execute(select(contracts.c.yj, contracts.c.yjjmbz).where(contracts.c.htid == htid)).one()
@@ -264,12 +269,7 @@ def test_member_with_blank_name_does_not_spoil_the_others(engine, sim) -> None:
         conn.execute(update(persons).where(persons.c.ryid == people[1][0]).values(xm=" "))
         htid = add_contract(conn, family_id, ContractType.NEW)
     sim.state.set_score(people[0][1], 800)
-    host = make_host([("deposit_waiver", deposit_waiver)])
-    with engine.begin() as conn:
-        decision = host.pre_contract(
-            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
-        )
+    decision = sign_draft(engine, sim, htid, family_id)
     assert decision.deposit == Decimal("0") and not decision.needs_recheck
     with engine.connect() as conn:
         members = json.loads(conn.execute(select(deposit_decisions.c.members)).scalar_one())
@@ -281,12 +281,7 @@ def test_invalid_id_is_hidden_entirely_in_the_record(engine, sim) -> None:
         family_id, people = add_family(conn, couple(2))
         conn.execute(update(persons).where(persons.c.ryid == people[1][0]).values(sfzh="330106198702300012"))
         htid = add_contract(conn, family_id, ContractType.NEW)
-    host = make_host([("deposit_waiver", deposit_waiver)])
-    with engine.begin() as conn:
-        host.pre_contract(
-            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id),
-        )
+    sign_draft(engine, sim, htid, family_id)
     with engine.connect() as conn:
         members = json.loads(conn.execute(select(deposit_decisions.c.members)).scalar_one())
     assert members[1]["id"] == "*" * 18
@@ -299,12 +294,7 @@ def test_unknown_original_deposit_is_never_erased(engine, sim) -> None:
         htid = add_contract(conn, family_id, ContractType.RENEWAL, deposit=Decimal("0"))
         conn.execute(update(contracts).where(contracts.c.htid == htid).values(yjjmbz=1, yjjmyy="其他政策减免"))
     sim.state.set_score(people[0][1], 600)
-    host = make_host([("deposit_waiver", deposit_waiver)])
-    with engine.begin() as conn:
-        decision = host.pre_contract(
-            make_context(conn, host, adapters=sim.registry(host.config), clock=lambda: NOW),
-            ContractDraft(contract_id=htid, contract_type=ContractType.RENEWAL, family_id=family_id),
-        )
+    decision = sign_draft(engine, sim, htid, family_id, ContractType.RENEWAL)
     assert decision.needs_recheck and "原押金金额不明" in decision.messages[0]
     with engine.connect() as conn:
         row = conn.execute(

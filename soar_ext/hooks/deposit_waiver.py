@@ -266,27 +266,20 @@ def _save_decision(
         "updated_at": now,
     }
     conn = ctx.connection
-    by_contract = deposit_decisions.c.htid == contract.contract_id
-    if conn.execute(select(deposit_decisions.c.id).where(by_contract)).first() is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(deposit_decisions).values(
-                        id=new_id(),
-                        htid=contract.contract_id,
-                        decided_at=now,
-                        original_deposit=original_deposit,
-                        **values,
-                    )
+    save = update(deposit_decisions).where(deposit_decisions.c.htid == contract.contract_id).values(**values)
+    if conn.execute(save).rowcount == 1:  # a re-run for the same contract
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(deposit_decisions).values(
+                    id=new_id(), htid=contract.contract_id, decided_at=now, original_deposit=original_deposit, **values
                 )
-            return
-        except IntegrityError:
-            # Only a concurrent insert for the same contract may land here; anything else re-raises below.
-            if conn.execute(select(deposit_decisions.c.id).where(by_contract)).first() is None:
-                raise
-    updated = conn.execute(update(deposit_decisions).where(by_contract).values(**values)).rowcount
-    if updated != 1:
-        raise RuntimeError(f"deposit decision for contract {contract.contract_id} not saved ({updated} rows)")
+            )
+    except IntegrityError:
+        # only a concurrent first insert for the same contract may land here; anything else re-raises
+        if conn.execute(save).rowcount != 1:
+            raise
 
 
 def _original_deposit(conn: Connection, contract: ContractDraft, row: dict[str, Any] | None) -> Decimal | None:
