@@ -107,7 +107,12 @@ class DetailView:
 
 @dataclass(frozen=True)
 class Contribution:
-    """A button (``kind='action'``) or a panel (``kind='panel'``) a plugin adds to a page."""
+    """A button (``kind='action'``) or a panel (``kind='panel'``) a plugin adds to a page.
+
+    A panel's ``content`` is a :data:`Block` or a sequence of blocks; an action's ``content``
+    is ``None`` or an :class:`ActionForm` (the inputs to ask for). ``plugin`` is filled in by
+    the facade; SOAR sends it back in :class:`ActionRequest`. A disabled action says why in ``hint``.
+    """
 
     kind: Literal["action", "panel"]
     key: str
@@ -120,16 +125,26 @@ class Contribution:
 
 @dataclass(frozen=True)
 class ActionRequest:
-    """A click on a contributed action; ``key`` is the contribution's key."""
+    """A click on a contributed action; ``key`` is the contribution's key.
+
+    ``plugin`` is the ``plugin`` of the :class:`Contribution` (or of the result whose
+    :class:`ActionButton` was clicked) as the host filled it in: SOAR sends it back so the
+    facade routes the click to the plugin that offered the action.
+    """
 
     key: str
     target: str | None = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str | None = None
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """The outcome of an action: a message, optional data, optional file to download."""
+    """The outcome of an action: a message, optional content to show, data, a file to download.
+
+    ``content`` is generic page content (:data:`Block` values) a host renders without knowing
+    the feature; ``data`` is for programmatic callers; ``plugin`` is filled in by the facade.
+    """
 
     ok: bool
     message: str
@@ -137,6 +152,8 @@ class ActionResult:
     file_name: str | None = None
     file_bytes: bytes | None = None
     content_type: str | None = None
+    content: Sequence[Block] = ()
+    plugin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -183,3 +200,144 @@ class JobSpec:
     run: Any
     required_role: str | None = None
     plugin: str | None = None
+
+
+# ---------------------------------------------------------------------------
+# generic page content: what panels and action results show
+# ---------------------------------------------------------------------------
+# A host (SOAR's screens, the stand-in console) renders these without knowing which feature
+# produced them. All text is display text (Chinese), already formatted (dates 2024-06-30,
+# money in 元, codes turned into labels) and already masked where the operator may not see
+# the full value.
+
+Tone = Literal["ok", "info", "warn", "error", "muted"]
+InputType = Literal["text", "textarea", "choice", "multichoice", "date", "integer", "id_number", "file", "hidden"]
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A short status label with a tone, e.g. ``Badge("查询失败", "error")``."""
+
+    text: str
+    tone: Tone = "info"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A sentence shown as a notice box (a warning, an explanation, a result)."""
+
+    text: str
+    tone: Tone = "info"
+
+
+@dataclass(frozen=True)
+class InputField:
+    """One input of an action's form; the value arrives in ``ActionRequest.params[key]``.
+
+    ``file`` inputs arrive as ``(file_name, bytes)``; ``multichoice`` as a list of keys;
+    everything else as a string (the plugin validates and converts).
+    """
+
+    key: str
+    label: str
+    type: InputType = "text"
+    required: bool = False
+    choices: Mapping[str, str] = field(default_factory=dict)
+    default: str | None = None
+    placeholder: str | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionButton:
+    """An action offered inside content (a table row's 解除关联, a 重新同步 link, a download).
+
+    Clicking sends ``ActionRequest(key, target, params + input values, plugin)``, where
+    ``plugin`` is that of the contribution or result the button came from. ``confirm`` is a
+    question the host asks before sending. ``download`` marks an action whose result is a file.
+    """
+
+    key: str
+    label: str
+    target: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Sequence[InputField] = ()
+    enabled: bool = True
+    hint: str | None = None
+    confirm: str | None = None
+    download: bool = False
+
+
+@dataclass(frozen=True)
+class KeyValues:
+    """Labelled values in a fixed order: ``items`` is ``[(label, display value), …]``."""
+
+    items: Sequence[tuple[str, str]]
+    title: str | None = None
+    badge: Badge | None = None
+    note: str | None = None
+    actions: Sequence[ActionButton] = ()
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row: display cells (text or a badge), row actions, an optional tone and selection key."""
+
+    cells: Sequence[str | Badge]
+    actions: Sequence[ActionButton] = ()
+    tone: Tone | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of rows under column headers.
+
+    With ``select_action`` set, rows that have a ``key`` get a check box and the button sends
+    the chosen keys as ``params["selected"]`` (a list).
+    """
+
+    columns: Sequence[str]
+    rows: Sequence[TableRow]
+    title: str | None = None
+    badge: Badge | None = None
+    note: str | None = None
+    empty_text: str = "无记录"
+    select_action: ActionButton | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Progress of a long-running job; ``refresh_seconds`` asks the host to redraw that often while it runs."""
+
+    label: str
+    total: int
+    done: int
+    failed: int = 0
+    status: Badge | None = None
+    rate_per_second: float | None = None
+    eta_seconds: float | None = None
+    refresh_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled group of blocks: a page model is a sequence of sections."""
+
+    title: str
+    blocks: Sequence[Block] = ()
+    badge: Badge | None = None
+    note: str | None = None
+
+
+Block = Badge | Notice | KeyValues | Table | Progress | ActionButton | Section
+"""What ``Contribution.content`` (a block or a sequence of blocks) and ``ActionResult.content`` hold."""
+
+
+@dataclass(frozen=True)
+class ActionForm:
+    """The content of an action :class:`Contribution`: the inputs the host asks for before sending it."""
+
+    inputs: Sequence[InputField] = ()
+    confirm: str | None = None
+    submit_label: str | None = None
