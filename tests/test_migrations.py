@@ -17,6 +17,10 @@ from soar_ext.db.legacy import legacy_metadata
 REPO = Path(__file__).resolve().parent.parent
 ORACLE_DIR = REPO / "sql" / "oracle"
 REGENERATE = "python -m soar_ext.db.migrate sql/oracle   (from the repository root)"
+VERSIONS_DIR = REPO / "soar_ext" / "migrations" / "versions"
+# The revision files shipped, oldest first (file names start with the revision id).
+SCRIPT_STEMS = sorted(p.stem for p in VERSIONS_DIR.glob("[0-9]*.py"))
+REVISIONS = [stem.split("_", 1)[0] for stem in SCRIPT_STEMS]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,24 +65,24 @@ def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: s
     before = _schema(engine)
     assert migrate.current(db_url) is None
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == REVISIONS
     assert migrate.current(db_url) == migrate.head()
     upgraded = _schema(engine)
     assert _ours(upgraded) == {t.name for t in ext_metadata.tables.values()} | {VERSION_TABLE}
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == [migrate.head()]
+    assert migrate.downgrade(db_url) == REVISIONS[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == REVISIONS
     assert _schema(engine) == upgraded
     engine.dispose()
 
 
 def test_second_upgrade_applies_nothing(db_url: str):
-    assert migrate.upgrade(db_url) == ["0001"]
+    assert migrate.upgrade(db_url) == REVISIONS
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
@@ -123,8 +127,8 @@ def test_upgraded_database_matches_ext_metadata(db_url: str):
 def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert not (tmp_path / "alembic.ini").exists()
-    assert migrate.upgrade(db_url) == ["0001"]
-    assert migrate.downgrade(db_url, "base") == ["0001"]
+    assert migrate.upgrade(db_url) == REVISIONS
+    assert migrate.downgrade(db_url, "base") == REVISIONS[::-1]
 
 
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
@@ -132,13 +136,13 @@ def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(t
     legacy_metadata.create_all(engine)
     assert migrate.downgrade(engine) == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
-    assert migrate.upgrade(engine) == ["0001"]
-    assert migrate.current(engine) == "0001"
+    assert migrate.upgrade(engine) == REVISIONS
+    assert migrate.current(engine) == REVISIONS[-1]
     engine.dispose()
 
 
 def test_head_is_the_newest_revision():
-    assert migrate.head() == "0001"
+    assert migrate.head() == REVISIONS[-1]
 
 
 # --- Oracle offline scripts ------------------------------------------------------------------
@@ -176,7 +180,9 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.cleanup.sql"]
+    assert list(rendered) == [
+        f"{stem}.{kind}.sql" for stem in SCRIPT_STEMS for kind in ("upgrade", "downgrade", "cleanup")
+    ]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -312,9 +318,9 @@ def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first()
             assert VERSION_TABLE not in dropped, f"{name}: only the first revision owns the version table"
 
 
-def test_base_cleanup_names_every_soar_ext_object_of_the_extension_metadata():
-    """Independent of the rendered upgrade: the tables and indexes extension.py declares."""
-    dropped = {obj for _kind, obj in _cleanup_drops(_cleanup_scripts()["0001_sx_base.cleanup.sql"])}
+def test_cleanup_scripts_together_name_every_soar_ext_object_of_the_extension_metadata():
+    """Independent of the rendered upgrades: the tables and indexes extension.py declares."""
+    dropped = {obj for sql in _cleanup_scripts().values() for _kind, obj in _cleanup_drops(sql)}
     expected = {VERSION_TABLE} | {name for name, _table, _cols in LEGACY_INDEXES}
     for table in ext_metadata.tables.values():
         expected.add(table.name)
