@@ -610,3 +610,18 @@ def test_synthetic_data_has_persons_with_and_without_a_completed_business(tmp_pa
     page = page_of(verify(desk, completed[0].ryid))
     assert len(page.categories) == 12
     engine.dispose()
+
+
+def test_categories_that_answered_slowest_are_asked_first() -> None:
+    from soar_ext.hooks.verification import AnswerTimes
+
+    times = AnswerTimes(weight=0.5)
+    assert times.order(["a", "b", "c"]) == ["a", "b", "c"]
+    times.record("a", 0.05)
+    times.record("b", 0.30)
+    assert times.order(["a", "b", "c"]) == ["c", "b", "a"]  # never timed first, then slowest first
+    times.record("b", 0.0)
+    times.record("b", 0.0)
+    assert times.order(["a", "b"]) == ["b", "a"]  # 0.075 s on average now, still slower than a
+    times.record("b", 0.0)
+    assert times.order(["a", "b"]) == ["a", "b"]

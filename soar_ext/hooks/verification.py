@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -245,6 +246,35 @@ def _categories(value: object) -> list[str]:
 # ---------------------------------------------------------------------------------- upstream
 
 
+class AnswerTimes:
+    """Recent answer times per category (moving average), to start the slowest-answering ones first.
+
+    Each request costs the client a few milliseconds to prepare and send, so twelve requests leave
+    over tens of milliseconds; starting the categories that answer slowest first keeps that cost
+    out of the verification's wall time. Only the order of the requests depends on this.
+    """
+
+    def __init__(self, weight: float = 0.3) -> None:
+        self._weight = weight
+        self._seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def order(self, codes: Sequence[str]) -> list[str]:
+        """``codes`` slowest first; categories never timed come first, in their given order."""
+        with self._lock:
+            known = dict(self._seconds)
+        return sorted(codes, key=lambda code: -known.get(code, math.inf))
+
+    def record(self, code: str, seconds: float) -> None:
+        with self._lock:
+            previous = self._seconds.get(code)
+            self._seconds[code] = seconds if previous is None else previous + self._weight * (seconds - previous)
+
+
+#: Answer times seen by this process (shared by every host in it).
+ANSWER_TIMES = AnswerTimes()
+
+
 @dataclass(frozen=True)
 class Answer:
     """One category's outcome of ``verify_all`` and when it came (seconds after the start)."""
@@ -259,8 +289,9 @@ async def fetch_categories(
 ) -> dict[str, Answer]:
     """Ask the categories concurrently, each with ``verify_all`` and the same budget.
 
-    One ``verify_all`` per category, all started together, so that each category's arrival time
-    is known (the fetch time shown and stored); the slowest is cut off at the budget.
+    One ``verify_all`` per category, all started together (the slowest-answering first, see
+    :class:`AnswerTimes`), so that each category's arrival time is known (the fetch time shown and
+    stored); the slowest is cut off at the budget.
     """
     began = time.perf_counter()
 
@@ -272,9 +303,12 @@ async def fetch_categories(
             result: CategoryResult | BaseException = answers[code]
         except Exception as exc:  # verify_all raises only for input it refuses before sending
             result = exc
-        return Answer(code, result, time.perf_counter() - began)
+        answer = Answer(code, result, time.perf_counter() - began)
+        ANSWER_TIMES.record(code, answer.seconds)
+        return answer
 
-    return {answer.category: answer for answer in await asyncio.gather(*(one(code) for code in codes))}
+    answers = await asyncio.gather(*(one(code) for code in ANSWER_TIMES.order(codes)))
+    return {answer.category: answer for answer in answers}
 
 
 class _QueryAuditEntry:
