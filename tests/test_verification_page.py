@@ -171,3 +171,14 @@ def test_single_record_shows_as_labelled_values() -> None:
 def test_shadow_page_says_it_is_a_trial() -> None:
     page = VerificationPage(**{**_page().__dict__, "shadow": True})
     assert any(isinstance(b, Notice) and b.text.startswith("[试运行]") for b in page.blocks()[0].blocks)
+
+
+def test_a_huge_answer_shows_its_first_hundred_records_and_says_so() -> None:
+    from soar_ext.hooks.verification_page import display_rows
+
+    records = [_vehicle(f"浙A{n:05d}") for n in range(250)]
+    rows = display_rows("vehicles", records)
+    assert len(rows) == 100
+    view = CategoryView("vehicles", "found", AT, columns=display_columns("vehicles"), rows=rows, record_count=250)
+    (table,) = view.section("V1").blocks
+    assert table.note == "共250条，显示前100条"

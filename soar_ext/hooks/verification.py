@@ -435,6 +435,7 @@ def _category_view(snapshot: Snapshot, baseline: Snapshot | None) -> CategoryVie
         snapshot.attempt,
         columns=display_columns(code),
         rows=display_rows(code, records),
+        record_count=len(records),
         baseline_at=None if baseline is None else baseline.fetched_at,
         changes=None if baseline is None else compare(code, baseline.records or [], records),
     )

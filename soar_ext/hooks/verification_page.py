@@ -46,6 +46,8 @@ STATE_TONES: Mapping[str, Tone] = {
 EMPTY = "—"
 NO_RECORD = "无记录"
 MAX_DISPLAY_CHARS = 300
+#: Records shown per category; the rest are stored and compared but not drawn.
+MAX_DISPLAY_ROWS = 100
 
 # The subject's own name and ID number repeat in every record: the summary shows them once.
 _SUBJECT_LABELS = frozenset({"姓名", "所有人", "身份证号"})
@@ -92,9 +94,11 @@ def display_columns(category: str) -> tuple[str, ...]:
 
 
 def display_rows(category: str, records: Sequence[Mapping[str, object]]) -> tuple[tuple[str, ...], ...]:
-    """Display rows of a category's normalised records, in :func:`display_columns` order."""
+    """Display rows of a category's normalised records (the first :data:`MAX_DISPLAY_ROWS`), in column order."""
     columns = display_columns(category)
-    return tuple(tuple(display_value(label, record.get(label)) for label in columns) for record in records)
+    return tuple(
+        tuple(display_value(label, record.get(label)) for label in columns) for record in records[:MAX_DISPLAY_ROWS]
+    )
 
 
 def display_time(moment: dt.datetime | None) -> str:
@@ -138,6 +142,7 @@ class CategoryView:
     attempt: int = 1
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ()
+    record_count: int = 0
     reason: str | None = None
     baseline_at: dt.datetime | None = None
     changes: tuple[Change, ...] | None = None
@@ -182,7 +187,9 @@ class CategoryView:
         elif len(self.rows) == 1:
             blocks.append(KeyValues(items=tuple(zip(self.columns, self.rows[0], strict=True))))
         else:
-            blocks.append(Table(columns=self.columns, rows=tuple(TableRow(cells=row) for row in self.rows)))
+            shown = len(self.rows)
+            note = f"共{self.record_count}条，显示前{shown}条" if self.record_count > shown else None
+            blocks.append(Table(columns=self.columns, rows=tuple(TableRow(cells=row) for row in self.rows), note=note))
         if self.changes:
             blocks.append(
                 Table(
