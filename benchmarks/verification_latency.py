@@ -29,21 +29,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import math
 import multiprocessing
 import os
 import random
 import re
 import secrets
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from latency_stats import Series
 from sqlalchemy import func, insert, select
 
 from soar_ext.adapter_registry import AdapterRegistry
@@ -128,24 +126,6 @@ def build_database(url: str) -> str:
         )
     engine.dispose()
     return id_number
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@dataclass
-class Series:
-    samples_ms: list[float]
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.samples_ms)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.samples_ms, 0.95)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -239,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runner.run(client.query(code, id_number, "陈晓明", purpose="基准测试"), timeout=10)
                 return (time.perf_counter() - t0) * 1000
 
-            fulls, singles, loops = Series([]), Series([]), Series([])
+            fulls, singles, loops = Series("full"), Series("single"), Series("loop")
             problems: list[str] = []
             for n in range(args.warmup + args.runs):
                 f_ms, result = full()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from soar_ext.db.extension import audit_log, verification_snapshots, verificatio
 from soar_ext.hooks import verification
 from soar_ext.host import SoarHost
 from soar_ext.secret import Secret
-from tests.adapters.guards import FULL_ID
 from tests.soar_builders import add_application, add_family
 
 PLUGIN = "verification"
@@ -217,21 +215,6 @@ def add_household(engine: Engine, status: str = ApprovalStatus.COMPLETED) -> tup
         family_id, people = add_family(conn, list(ADULTS))
         application_id = add_application(conn, family_id, status=status)
     return family_id, application_id, people
-
-
-class LogCapture(logging.Handler):
-    """Every record of every logger at DEBUG, formatted as a handler would write it."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.lines: list[str] = []
-        self._formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self._formatter.format(record))
-
-    def full_ids(self) -> list[str]:
-        return [line for line in self.lines if FULL_ID.search(line)]
 
 
 def texts(value: Any) -> Iterator[str]:
