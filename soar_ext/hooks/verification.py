@@ -101,6 +101,10 @@ MAX_REASON_CHARS = 200
 HISTORY_ROWS = 10
 # the runner's own deadline: verify_all stops at the budget; this only catches a stuck runner
 RUNNER_MARGIN_SECONDS = 2.0
+# the budget covers the whole action: queries stop this much earlier (a share of the budget, at
+# most the cap) so that the answers are audited, stored and drawn within the budget
+STORE_RESERVE_SHARE = 0.05
+STORE_RESERVE_CAP_SECONDS = 0.25
 
 AUDIT_QUERY = "bigdata.query"
 AUDIT_READ = "verification.read"
@@ -285,20 +289,24 @@ class Answer:
 
 
 async def fetch_categories(
-    client: Any, subject: Subject, purpose: str, codes: Sequence[str], budget: float
+    client: Any, subject: Subject, purpose: str, codes: Sequence[str], deadline: float
 ) -> dict[str, Answer]:
-    """Ask the categories concurrently, each with ``verify_all`` and the same budget.
+    """Ask the categories concurrently, each with ``verify_all``, until ``deadline`` (``time.monotonic()``).
 
     One ``verify_all`` per category, all started together (the slowest-answering first, see
     :class:`AnswerTimes`), so that each category's arrival time is known (the fetch time shown and
-    stored); the slowest is cut off at the budget.
+    stored); whatever has not answered by the deadline is cut off.
     """
     began = time.perf_counter()
 
     async def one(code: str) -> Answer:
         try:
             answers = await client.verify_all(
-                subject.id_number, subject.name, purpose=purpose, categories=[code], budget_seconds=budget
+                subject.id_number,
+                subject.name,
+                purpose=purpose,
+                categories=[code],
+                budget_seconds=max(0.01, deadline - time.monotonic()),
             )
             result: CategoryResult | BaseException = answers[code]
         except Exception as exc:  # verify_all raises only for input it refuses before sending
@@ -311,24 +319,33 @@ async def fetch_categories(
     return {answer.category: answer for answer in answers}
 
 
-class _QueryAuditEntry:
-    """The audit entry of one upstream query: opened before the call, finished with its outcome.
+class _PendingAuditEntry:
+    """The audit entry of one upstream query until it is finished with the query's outcome.
 
-    The audit sink records the event with its outcome once it is finished; the intent is then
-    part of the same entry.
+    The sink records the event once, with its outcome; the write-ahead sink (``begin_all`` /
+    ``finish_all``, intent committed before the call) takes this class's place.
     """
 
     def __init__(self, sink: AuditSink, event: AuditEvent) -> None:
         self._sink = sink
         self._event = event
 
-    def finish(self, result_status: str, detail: dict[str, object] | None = None) -> None:
-        detail = {**self._event.detail, **(detail or {})}
-        self._sink.record(replace(self._event, result_status=result_status, detail=detail))
+    def finish(self, result_status: str, detail: Mapping[str, object] | None = None) -> None:
+        merged = {**self._event.detail, **(detail or {})}
+        self._sink.record(replace(self._event, result_status=result_status, detail=merged))
 
 
-def _begin_query_audit(ctx: SoarContext, event: AuditEvent) -> _QueryAuditEntry:
-    return _QueryAuditEntry(ctx.audit, event)
+def _begin_all(ctx: SoarContext, events: Sequence[AuditEvent]) -> list[_PendingAuditEntry]:
+    """Open one audit entry per upstream query, before the queries start."""
+    return [_PendingAuditEntry(ctx.audit, event) for event in events]
+
+
+def _finish_all(
+    ctx: SoarContext, outcomes: Sequence[tuple[_PendingAuditEntry, str, Mapping[str, object] | None]]
+) -> None:
+    """Finish the entries with each query's outcome (state) and detail."""
+    for entry, status, detail in outcomes:
+        entry.finish(status, detail)
 
 
 def _digest(raw: object) -> str:
@@ -342,7 +359,9 @@ def _reason(error: BaseException) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def _snapshot(answer: Answer, started: dt.datetime, *, attempt: int, interface_id: str, operator_id: str) -> Snapshot:
+def _snapshot(
+    answer: Answer, started: dt.datetime, *, attempt: int, interface_id: str, operator_id: str, budget: float
+) -> Snapshot:
     fetched = (started + dt.timedelta(seconds=answer.seconds)).replace(microsecond=0)
     common = {
         "category": answer.category,
@@ -355,8 +374,9 @@ def _snapshot(answer: Answer, started: dt.datetime, *, attempt: int, interface_i
     result = answer.result
     if isinstance(result, CategoryResult):
         return Snapshot(state=result.status, records=list(result.records), raw_digest=_digest(result.raw), **common)
-    state = STATE_TIMEOUT if isinstance(result, BudgetExceeded | TimeoutError) else STATE_ERROR
-    return Snapshot(state=state, reason=_reason(result), **common)
+    if isinstance(result, BudgetExceeded | TimeoutError):
+        return Snapshot(state=STATE_TIMEOUT, reason=f"超过核查时限{budget:g}秒仍未返回，已取消", **common)
+    return Snapshot(state=STATE_ERROR, reason=_reason(result), **common)
 
 
 def query_categories(
@@ -368,55 +388,62 @@ def query_categories(
     budget: float,
     verification_id: str,
     attempts: Mapping[str, int],
+    began: float,
 ) -> list[Snapshot]:
-    """Query ``codes`` for the subject within the budget; audit every call; one snapshot per category."""
+    """Query ``codes`` for the subject; audit every call; one snapshot per category.
+
+    ``began`` (``time.monotonic()``) is when the action started: the queries stop in time for the
+    whole action to finish within ``budget`` seconds of it.
+    """
     client = _client(ctx)
     started = ctx.now()
+    deadline = began + budget - min(budget * STORE_RESERVE_SHARE, STORE_RESERVE_CAP_SECONDS)
     interface = {code: client.settings.interface_id(code) for code in codes}
-    entries = {
-        code: _begin_query_audit(
-            ctx,
-            AuditEvent(
-                action=AUDIT_QUERY,
-                operator_id=ctx.operator.id,
-                purpose=purpose,
-                subject_id=subject.id_number,
-                interfaces=(interface[code],),
-                result_status="started",
-                detail={
-                    "category": code,
-                    "verification_id": verification_id,
-                    "attempt": attempts[code],
-                    "generation": client.generation,
-                },
-                at=started,
-            ),
+    events = [
+        AuditEvent(
+            action=AUDIT_QUERY,
+            operator_id=ctx.operator.id,
+            purpose=purpose,
+            subject_id=subject.id_number,
+            interfaces=(interface[code],),
+            result_status="started",
+            detail={
+                "category": code,
+                "verification_id": verification_id,
+                "attempt": attempts[code],
+                "generation": client.generation,
+            },
+            at=started,
         )
         for code in codes
-    }
+    ]
+    entries = dict(zip(codes, _begin_all(ctx, events), strict=True))
     try:
         answers = ctx.adapters.run(
-            fetch_categories(client, subject, purpose, codes, budget), timeout=budget + RUNNER_MARGIN_SECONDS
+            fetch_categories(client, subject, purpose, codes, deadline), timeout=budget + RUNNER_MARGIN_SECONDS
         )
     except Exception as exc:  # the runner itself failed or overran: no category has an answer
         log.error("verification %s: the queries did not complete: %s", verification_id, type(exc).__name__)
         overran = BudgetExceeded("大数据局", "核查", f"超过核查时限{budget:g}秒仍未返回")
         answers = {code: Answer(code, overran, budget) for code in codes}
     snapshots = []
+    outcomes: list[tuple[_PendingAuditEntry, str, Mapping[str, object] | None]] = []
     for code in codes:
         snap = _snapshot(
-            answers[code], started, attempt=attempts[code], interface_id=interface[code], operator_id=ctx.operator.id
+            answers[code],
+            started,
+            attempt=attempts[code],
+            interface_id=interface[code],
+            operator_id=ctx.operator.id,
+            budget=budget,
         )
         error = answers[code].result
-        entries[code].finish(
-            snap.state,
-            {
-                "record_count": len(snap.records or ()),
-                "duration_ms": snap.duration_ms,
-                **({"error_type": type(error).__name__} if isinstance(error, BaseException) else {}),
-            },
-        )
+        detail: dict[str, object] = {"record_count": len(snap.records or ()), "duration_ms": snap.duration_ms}
+        if isinstance(error, BaseException):
+            detail["error_type"] = type(error).__name__
+        outcomes.append((entries[code], snap.state, detail))
         snapshots.append(snap)
+    _finish_all(ctx, outcomes)
     return snapshots
 
 
@@ -470,6 +497,7 @@ def _result(page: VerificationPage, message: str | None = None) -> ActionResult:
 
 
 def _run(ctx: SoarContext, request: ActionRequest) -> ActionResult:
+    began = time.monotonic()
     purpose = _purpose(request.params.get(INPUT_PURPOSE))
     person_id = _key_param(request.target or request.params.get(INPUT_PERSON), "人员")
     asked_application = request.params.get(INPUT_APPLICATION) or None
@@ -492,6 +520,7 @@ def _run(ctx: SoarContext, request: ActionRequest) -> ActionResult:
         budget=budget,
         verification_id=verification_id,
         attempts=dict.fromkeys(CATEGORY_CODES, 1),
+        began=began,
     )
     key = ctx.config.audit.get(DIGEST_KEY_SETTING)
     verification = Verification(
@@ -526,8 +555,10 @@ def _stored(ctx: SoarContext, request: ActionRequest, *, lock: bool = False) -> 
 def _rerun(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     asked = _categories(request.params.get(PARAM_CATEGORIES))
     conn = ctx.connection
-    # the row lock makes concurrent re-runs of one verification take turns, so none asks twice
+    # the row lock makes concurrent re-runs of one verification take turns, so none asks twice;
+    # the budget counts from when this re-run holds it
     verification = _stored(ctx, request, lock=True)
+    began = time.monotonic()
     current = store.current_snapshots(conn, verification.id)
     pending = [code for code in CATEGORY_CODES if code in current and current[code].pending]
     if not pending:
@@ -548,6 +579,7 @@ def _rerun(ctx: SoarContext, request: ActionRequest) -> ActionResult:
         budget=budget,
         verification_id=verification.id,
         attempts=attempts,
+        began=began,
     )
     try:
         with conn.begin_nested():
