@@ -289,6 +289,8 @@ def test_rerun_of_a_complete_verification_or_of_an_answered_category_is_refused(
     assert not refused.ok and "婚姻" in refused.message and "只能重新查询" in refused.message
     unknown = act(desk, verification.ACTION_RERUN, vid, categories=["cars"])
     assert not unknown.ok and "未知的核查类别" in unknown.message
+    pasted = act(desk, verification.ACTION_RERUN, vid, categories=[person[1]])
+    assert not pasted.ok and person[1] not in pasted.message and mask_id_number(person[1]) in pasted.message
     wrong_type = act(desk, verification.ACTION_RERUN, vid, categories=42)
     assert not wrong_type.ok and "格式不正确" in wrong_type.message
     missing = act(desk, verification.ACTION_RERUN, "no-such-verification")

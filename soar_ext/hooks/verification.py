@@ -243,7 +243,7 @@ def _categories(value: object) -> list[str]:
         try:
             codes.append(get_category(item.strip()[:40]).code)
         except ValueError as exc:
-            raise InvalidInput(f"{exc}。") from None
+            raise InvalidInput(mask_in_text(f"{exc}。")) from None
     return list(dict.fromkeys(codes))
 
 
