@@ -105,6 +105,7 @@ def _queue_and_quota_scenario(engine: Engine, table) -> None:  # type: ignore[no
     assert len(claimed) == 1100
     queue.extend(engine, claimed)
     queue.complete(engine, claimed[0], {"result": "ok", "result_code": 1})
+    queue.complete_many(engine, [(item, {"result": "ok"}) for item in claimed[5:8]])
     queue.fail(engine, claimed[1], "retry")
     queue.fail(engine, claimed[2], "final", retry=False)
     queue.release(engine, claimed[3:5])

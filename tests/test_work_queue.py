@@ -375,3 +375,27 @@ def test_settings_from_a_config_section():
         QueueSettings.from_mapping({"queue_max_attempts": "many"})
     with pytest.raises(ValueError, match="max_attempts"):
         QueueSettings(max_attempts=0)
+
+
+def test_complete_many_finishes_a_batch_and_returns_the_items_whose_lease_was_lost(db, clock):
+    engine, table = db
+    queue = make_queue(table, clock)
+    with engine.begin() as conn:
+        queue.enqueue(conn, items(4))
+    batch = queue.claim(engine, "w1", 4)
+    results = [(item, {"result": f"r{i}", "result_code": i}) for i, item in enumerate(batch)]
+    assert queue.complete_many(engine, results) == []
+    assert queue.counts(engine).done == 4
+    assert {row(engine, table, item.key)["result"] for item in batch} == {"r0", "r1", "r2", "r3"}
+
+    with engine.begin() as conn:
+        queue.enqueue(conn, items(3, start=10))
+    stale = queue.claim(engine, "w1", 3)
+    clock.advance(seconds=31)
+    (taken,) = queue.claim(engine, "w2", 1)
+    queue.complete(engine, taken, {"result": "w2"})
+    lost = queue.complete_many(engine, [(item, {"result": "w1"}) for item in stale])
+    assert [item.key for item in lost] == [taken.key]
+    assert row(engine, table, taken.key)["result"] == "w2"  # the new owner's result stands
+    assert sorted(row(engine, table, item.key)["result"] for item in stale) == ["w1", "w1", "w2"]
+    assert queue.counts(engine).done == 7
