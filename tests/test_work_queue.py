@@ -399,3 +399,32 @@ def test_complete_many_finishes_a_batch_and_returns_the_items_whose_lease_was_lo
     assert row(engine, table, taken.key)["result"] == "w2"  # the new owner's result stands
     assert sorted(row(engine, table, item.key)["result"] for item in stale) == ["w1", "w1", "w2"]
     assert queue.counts(engine).done == 7
+
+
+def test_concurrent_claims_on_sqlite_wait_for_the_one_writer_and_stay_disjoint(tmp_path: Path):
+    import threading
+
+    engine, table = item_database(f"sqlite:///{tmp_path / 'one-writer.db'}")
+    queue = WorkQueue(table, QueueSettings(lease_seconds=60))
+    with engine.begin() as conn:
+        queue.enqueue(conn, items(200))
+    claimed: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker(owner: str) -> None:
+        try:
+            while batch := queue.claim(engine, owner, 5):
+                claimed.extend(item.key for item in batch)
+                assert queue.complete_many(engine, [(item, {"result": owner}) for item in batch]) == []
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sorted(claimed) == [f"item{i:05d}" for i in range(200)]
+    assert queue.counts(engine) == StatusCounts(done=200)
+    engine.dispose()

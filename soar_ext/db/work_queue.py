@@ -499,23 +499,7 @@ class WorkQueue:
         Raises :class:`LeaseLost` (writing nothing) unless the item is still leased under the
         item's token; :class:`~soar_ext.db.portability.FieldTooLong` for an over-long value.
         """
-        now = self.clock()
-        result = self._feature_values(values or {})
-        if self.pk.name in result:
-            raise ValueError(f"{self.table.name}: complete() cannot change the primary key")
-        self._fenced_update(
-            bind,
-            item,
-            {
-                **result,
-                "wq_status": DONE,
-                "wq_owner": None,
-                "wq_lease_id": None,
-                "wq_error": None,
-                "wq_updated_at": now,
-                "wq_done_at": now,
-            },
-        )
+        self._fenced_update(bind, item, {**self._result_values(values), **self._done_values(self.clock())})
 
     def complete_many(
         self, bind: Engine | Connection, results: Iterable[tuple[ClaimedItem, Mapping[str, Any] | None]]
@@ -530,9 +514,7 @@ class WorkQueue:
         t = self.table
         groups: dict[tuple[str, ...], list[tuple[ClaimedItem, dict[str, Any]]]] = {}
         for item, values in results:
-            result = self._feature_values(values or {})
-            if self.pk.name in result:
-                raise ValueError(f"{self.table.name}: complete() cannot change the primary key")
+            result = self._result_values(values)
             groups.setdefault(tuple(sorted(result)), []).append((item, result))
         lost: list[ClaimedItem] = []
         with _transaction(bind) as conn:
@@ -545,17 +527,7 @@ class WorkQueue:
                         t.c.wq_lease_id == bindparam("wqk_lease"),
                         t.c.wq_status == LEASED,
                     )
-                    .values(
-                        {
-                            **{column: bindparam(f"wqv_{i}") for i, column in enumerate(columns)},
-                            "wq_status": DONE,
-                            "wq_owner": None,
-                            "wq_lease_id": None,
-                            "wq_error": None,
-                            "wq_updated_at": now,
-                            "wq_done_at": now,
-                        }
-                    )
+                    .values({**{c: bindparam(f"wqv_{i}") for i, c in enumerate(columns)}, **self._done_values(now)})
                 )
                 params = [
                     {
@@ -597,7 +569,7 @@ class WorkQueue:
         now = self.clock()
         attempts = item.attempt
         terminal = not retry or attempts >= self.settings.max_attempts
-        extra = self._feature_values(values or {})
+        extra = self._result_values(values)
         common = {**extra, "wq_owner": None, "wq_lease_id": None, "wq_error": clip_utf8(reason, ERROR_BYTES)}
         if terminal:
             self._fenced_update(bind, item, {**common, "wq_status": FAILED, "wq_updated_at": now, "wq_done_at": now})
@@ -701,6 +673,23 @@ class WorkQueue:
         with _transaction(bind) as conn:
             if conn.execute(update(self.table).where(*self._fence(item)).values(**values)).rowcount != 1:
                 raise LeaseLost(self.table.name, item.key)
+
+    @staticmethod
+    def _done_values(now: dt.datetime) -> dict[str, Any]:
+        return {
+            "wq_status": DONE,
+            "wq_owner": None,
+            "wq_lease_id": None,
+            "wq_error": None,
+            "wq_updated_at": now,
+            "wq_done_at": now,
+        }
+
+    def _result_values(self, values: Mapping[str, Any] | None) -> dict[str, Any]:
+        result = self._feature_values(values or {})
+        if self.pk.name in result:
+            raise ValueError(f"{self.table.name}: a result cannot change the primary key")
+        return result
 
     def _feature_values(self, row: Mapping[str, Any]) -> dict[str, Any]:
         unknown = [key for key in row if key not in self.table.c]
