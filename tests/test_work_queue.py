@@ -362,6 +362,15 @@ def test_a_table_without_queue_columns_is_refused():
         WorkQueue(plain)
 
 
+def test_enqueue_needs_the_callers_connection_and_claim_its_own_engine(db, clock):
+    engine, table = db
+    queue = make_queue(table, clock)
+    with pytest.raises(TypeError, match="caller's transaction"):
+        queue.enqueue(engine, items(1))  # type: ignore[arg-type]
+    with engine.connect() as conn, pytest.raises(TypeError, match="own short transaction"):
+        queue.claim(conn, "w1")  # type: ignore[arg-type]
+
+
 def test_oracle_claims_with_a_locking_cursor_and_the_others_with_a_limit():
     assert default_claim_method("oracle") == "locking_cursor"
     assert default_claim_method("postgresql") == "skip_locked_limit"

@@ -354,6 +354,8 @@ class WorkQueue:
         before anything is written. ``due_at`` delays the first attempt. Rows are inserted in
         chunks of 1000, so a generator of 100k rows stays flat in memory. Returns the count.
         """
+        if not isinstance(conn, Connection):
+            raise TypeError("enqueue runs in the caller's transaction: pass its Connection, not an Engine")
         now = self.clock()
         standard = {
             "wq_status": PENDING,
@@ -430,6 +432,8 @@ class WorkQueue:
         never waited for. Items whose expired lease was their last attempt become ``failed``
         instead of being handed out. ``where`` narrows the claim (e.g. one job's items).
         """
+        if not isinstance(engine, Engine):
+            raise TypeError("claim commits its own short transaction: pass the Engine, not a Connection")
         if not (isinstance(limit, int) and limit >= 1):
             raise ValueError("limit must be a positive whole number")
         owner = clip_utf8(owner, OWNER_BYTES) or "unknown"
