@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
@@ -189,7 +190,7 @@ def test_every_generic_block_is_drawn_and_its_buttons_work(console_factory, cons
     with page.expect_download() as download:
         panel.locator("button", has_text="下载清单").click()
     assert download.value.suggested_filename == "清单.csv"
-    assert open(download.value.path(), "rb").read() == DOWNLOAD_BYTES
+    assert Path(download.value.path()).read_bytes() == DOWNLOAD_BYTES
 
     panel.locator("input[name='selected'][value='r2']").check()
     panel.locator("button", has_text="处理所选").click()
