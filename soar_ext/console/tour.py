@@ -10,6 +10,7 @@ showing adds a :class:`Shot` here and re-runs the command into ``docs/screenshot
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -382,7 +383,9 @@ def take_screenshots(out: Path, *, chromium: str = CHROMIUM, households: int = 1
         url = f"sqlite:///{workdir / 'tour.db'}"
         init_embedded(url, households=households, seed=TOUR_SEED)
         with demo_console(url) as (base_url, runtime), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=list(CHROMIUM_ARGS), env={**os.environ, "LANGUAGE": "zh_CN"}
+            )
             try:
                 page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
                 return run_tour(page, base_url, runtime.engine, out)
