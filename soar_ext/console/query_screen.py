@@ -18,6 +18,7 @@ from sqlalchemy import Select
 
 from soar_ext.console import formatting as fmt
 from soar_ext.context import SoarContext
+from soar_ext.db.codes import DISTRICTS
 from soar_ext.db.paging import count_statement, shown_total
 from soar_ext.errors import InvalidInput
 from soar_ext.hook_payloads import Badge, QueryField
@@ -37,6 +38,39 @@ class OwnFilter:
     type: str = "text"
     choices: Mapping[str, str] = field(default_factory=dict)
     placeholder: str | None = None
+
+
+Condition = Callable[[Select, str], Select]
+
+
+def contains(column: Any) -> Condition:
+    """``column`` contains the text (``%`` and ``_`` taken literally)."""
+    return lambda stmt, value: stmt.where(column.contains(value, autoescape=True))
+
+
+def prefix(column: Any, *, upper: bool = False) -> Condition:
+    """``column`` starts with the text (codes are compared upper-cased with ``upper``)."""
+    return lambda stmt, value: stmt.where(column.startswith(value.upper() if upper else value, autoescape=True))
+
+
+def one_of(column: Any, labels: Mapping[str, str], label: str) -> Condition:
+    """``column`` equals a code of ``labels``; any other value is refused."""
+
+    def apply(stmt: Select, value: str) -> Select:
+        if value not in labels:
+            raise InvalidInput(f"查询条件「{label}」的取值不正确，请在列表中选择。")
+        return stmt.where(column == value)
+
+    return apply
+
+
+def choice_filter(key: str, label: str, column: Any, labels: Mapping[str, str]) -> OwnFilter:
+    return OwnFilter(key, label, one_of(column, labels, label), type="choice", choices=labels)
+
+
+def district_filter(column: Any) -> OwnFilter:
+    """区县 (``qx``) as a choice of :data:`~soar_ext.db.codes.DISTRICTS`."""
+    return choice_filter("qx", "区县", column, DISTRICTS)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from soar_ext.console.blocks import Flash, notice
 from soar_ext.console.runtime import ConsoleRuntime
 from soar_ext.console.templating import Sequencer
 from soar_ext.context import Operator, SoarContext
-from soar_ext.errors import SoarUserError
+from soar_ext.errors import NotFound, SoarUserError
 from soar_ext.idnumber import mask_in_text
 
 SESSION_OPERATOR = "operator"
@@ -64,6 +64,16 @@ def soar_call(request: Request) -> Iterator[SoarContext]:
     """The request's SOAR transaction, as the current operator."""
     with runtime(request).soar_call(current_operator(request), notices(request)) as ctx:
         yield ctx
+
+
+@contextmanager
+def record_page(request: Request) -> Iterator[SoarContext]:
+    """:func:`soar_call` for a record's page: a record that does not exist is a 404 page."""
+    try:
+        with soar_call(request) as ctx:
+            yield ctx
+    except NotFound as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
 def csrf_token(request: Request) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,7 +23,7 @@ from soar_ext.audit_store import new_id
 from soar_ext.console import formatting as fmt
 from soar_ext.console.blocks import Flash, notice
 from soar_ext.console.detail import detail_contributions, view_params
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, contains, district_filter, prefix, run_query
 from soar_ext.console.records import house_label
 from soar_ext.console.screens import Screen
 from soar_ext.console.web import (
@@ -33,6 +32,7 @@ from soar_ext.console.web import (
     full_ids,
     post_route,
     query_args,
+    record_page,
     redirect,
     render,
     runtime,
@@ -95,24 +95,14 @@ def batch_base(kind: str) -> Select:
     ).where(b.c.hblx == kind)
 
 
-def _batch_name(stmt: Select, value: str) -> Select:
-    return stmt.where(b.c.pcmc.contains(value, autoescape=True))
-
-
-def _batch_district(stmt: Select, value: str) -> Select:
-    if value not in DISTRICTS:
-        raise InvalidInput("区县不正确。")
-    return stmt.where(b.c.qx == value)
-
-
 def batch_list_spec(kind: str) -> QuerySpec:
     return QuerySpec(
         base=lambda: batch_base(kind),
         key="pcid",
         order_by=lambda: [b.c.cjsj.desc(), b.c.pcid],
         filters=[
-            OwnFilter("pcmc", "批次名称", _batch_name, placeholder="名称中的文字"),
-            OwnFilter("qx", "区县", _batch_district, type="choice", choices=DISTRICTS),
+            OwnFilter("pcmc", "批次名称", contains(b.c.pcmc), placeholder="名称中的文字"),
+            district_filter(b.c.qx),
         ],
         columns=[
             OwnColumn("批次名称", "pcmc"),
@@ -218,20 +208,6 @@ def adjustment_candidates(pcid: str) -> Select:
     return select(*_applicant_columns()).select_from(_applicant_from()).where(signed, ~_in_batch(pcid))
 
 
-def _applicant_name(stmt: Select, value: str) -> Select:
-    return stmt.where(per.c.xm.startswith(value, autoescape=True))
-
-
-def _certificate(stmt: Select, value: str) -> Select:
-    return stmt.where(a.c.pzzgzh.startswith(value.upper(), autoescape=True))
-
-
-def _applicant_district(stmt: Select, value: str) -> Select:
-    if value not in DISTRICTS:
-        raise InvalidInput("区县不正确。")
-    return stmt.where(a.c.qx == value)
-
-
 APPLICANT_COLUMNS = [
     OwnColumn("配租资格证号", "pzzgzh"),
     OwnColumn("主申请人", "xm"),
@@ -262,9 +238,9 @@ def applicant_spec(kind: str, pcid: str) -> QuerySpec:
         key="sqid",
         order_by=lambda: [a.c.pzzgzh, a.c.sqid],
         filters=[
-            OwnFilter("xm", "主申请人", _applicant_name, placeholder="姓名或姓氏"),
-            OwnFilter("pzzgzh", "配租资格证号", _certificate),
-            OwnFilter("qx", "区县", _applicant_district, type="choice", choices=DISTRICTS),
+            OwnFilter("xm", "主申请人", prefix(per.c.xm), placeholder="姓名或姓氏"),
+            OwnFilter("pzzgzh", "配租资格证号", prefix(a.c.pzzgzh, upper=True)),
+            district_filter(a.c.qx),
         ],
         columns=APPLICANT_COLUMNS,
         prefix="a.",
@@ -293,16 +269,6 @@ def house_candidates(pcid: str) -> Select:
     )
 
 
-def _project_name(stmt: Select, value: str) -> Select:
-    return stmt.where(pj.c.xmmc.contains(value, autoescape=True))
-
-
-def _house_district(stmt: Select, value: str) -> Select:
-    if value not in DISTRICTS:
-        raise InvalidInput("区县不正确。")
-    return stmt.where(pj.c.qx == value)
-
-
 HOUSE_COLUMNS = [
     OwnColumn("房源", show=lambda r, _f: house_label(r)),
     OwnColumn("建筑面积（㎡）", show=lambda r, _f: fmt.money(r["jzmj"])),
@@ -318,8 +284,8 @@ def house_spec(pcid: str) -> QuerySpec:
         key="fyid",
         order_by=lambda: [pj.c.xmmc, hs.c.lh, hs.c.dy, hs.c.fh, hs.c.fyid],
         filters=[
-            OwnFilter("xmmc", "项目名称", _project_name, placeholder="名称中的文字"),
-            OwnFilter("qx", "区县", _house_district, type="choice", choices=DISTRICTS),
+            OwnFilter("xmmc", "项目名称", contains(pj.c.xmmc), placeholder="名称中的文字"),
+            district_filter(pj.c.qx),
         ],
         columns=HOUSE_COLUMNS,
         prefix="h.",
@@ -371,20 +337,17 @@ def batch_page(request: Request) -> Response:
     args, full = query_args(request), full_ids(request)
     size = rt.settings.page_size
     chosen_apps_spec, chosen_houses_spec = chosen_specs(pcid)
-    try:
-        with soar_call(request) as ctx:
-            row = _batch(ctx.connection, pcid, kind)
-            lists = {
-                "chosen_applicants": run_query(ctx, rt.host, chosen_apps_spec, args, page_size=size, full_ids=full),
-                "chosen_houses": run_query(ctx, rt.host, chosen_houses_spec, args, page_size=size, full_ids=full),
-                "applicants": run_query(
-                    ctx, rt.host, applicant_spec(kind, pcid), args, page_size=CANDIDATES_PER_PAGE, full_ids=full
-                ),
-                "houses": run_query(ctx, rt.host, house_spec(pcid), args, page_size=CANDIDATES_PER_PAGE, full_ids=full),
-            }
-            page = detail_contributions(ctx, rt.host, DetailView(ENTITY, pcid))
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    with record_page(request) as ctx:
+        row = _batch(ctx.connection, pcid, kind)
+        lists = {
+            "chosen_applicants": run_query(ctx, rt.host, chosen_apps_spec, args, page_size=size, full_ids=full),
+            "chosen_houses": run_query(ctx, rt.host, chosen_houses_spec, args, page_size=size, full_ids=full),
+            "applicants": run_query(
+                ctx, rt.host, applicant_spec(kind, pcid), args, page_size=CANDIDATES_PER_PAGE, full_ids=full
+            ),
+            "houses": run_query(ctx, rt.host, house_spec(pcid), args, page_size=CANDIDATES_PER_PAGE, full_ids=full),
+        }
+        page = detail_contributions(ctx, rt.host, DetailView(ENTITY, pcid))
     return render(
         request,
         "batch.html",

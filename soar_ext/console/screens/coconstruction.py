@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, insert, select, update
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,7 +22,15 @@ from soar_ext.audit_store import new_id
 from soar_ext.console import formatting as fmt
 from soar_ext.console.blocks import Flash, notice
 from soar_ext.console.detail import detail_contributions
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import (
+    OwnColumn,
+    OwnFilter,
+    QuerySpec,
+    contains,
+    district_filter,
+    prefix,
+    run_query,
+)
 from soar_ext.console.screens import Screen
 from soar_ext.console.web import (
     form_text,
@@ -31,6 +38,7 @@ from soar_ext.console.web import (
     post_route,
     query_args,
     read_upload,
+    record_page,
     redirect,
     render,
     runtime,
@@ -55,28 +63,14 @@ def project_base() -> Select:
     return select(j.c.pjxmid, j.c.xmbh, j.c.xmmc, j.c.kfdw, j.c.qx, j.c.pjts, j.c.pjmj, j.c.cjsj)
 
 
-def _number(stmt: Select, value: str) -> Select:
-    return stmt.where(j.c.xmbh.startswith(value, autoescape=True))
-
-
-def _name(stmt: Select, value: str) -> Select:
-    return stmt.where(j.c.xmmc.contains(value, autoescape=True))
-
-
-def _district(stmt: Select, value: str) -> Select:
-    if value not in DISTRICTS:
-        raise InvalidInput("区县不正确。")
-    return stmt.where(j.c.qx == value)
-
-
 LIST = QuerySpec(
     base=project_base,
     key="pjxmid",
     order_by=lambda: [j.c.xmbh],
     filters=[
-        OwnFilter("xmbh", "项目编号", _number, placeholder="编号或开头部分"),
-        OwnFilter("xmmc", "项目名称", _name, placeholder="名称中的文字"),
-        OwnFilter("qx", "区县", _district, type="choice", choices=DISTRICTS),
+        OwnFilter("xmbh", "项目编号", prefix(j.c.xmbh), placeholder="编号或开头部分"),
+        OwnFilter("xmmc", "项目名称", contains(j.c.xmmc), placeholder="名称中的文字"),
+        district_filter(j.c.qx),
     ],
     columns=[
         OwnColumn("项目编号", "xmbh"),
@@ -132,12 +126,9 @@ def project_blocks(row: Any) -> KeyValues:
 def project_page(request: Request) -> Response:
     rt = runtime(request)
     project_id = request.path_params["pjxmid"]
-    try:
-        with soar_call(request) as ctx:
-            row = _project(ctx.connection, project_id)
-            page = detail_contributions(ctx, rt.host, DetailView(ENTITY, project_id))
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    with record_page(request) as ctx:
+        row = _project(ctx.connection, project_id)
+        page = detail_contributions(ctx, rt.host, DetailView(ENTITY, project_id))
     return render(
         request,
         "project.html",
@@ -208,11 +199,8 @@ def new_page(request: Request) -> Response:
 
 def edit_page(request: Request) -> Response:
     project_id = request.path_params["pjxmid"]
-    try:
-        with soar_call(request) as ctx:
-            row = _project(ctx.connection, project_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    with record_page(request) as ctx:
+        row = _project(ctx.connection, project_id)
     values = {name: "" if getattr(row, name) is None else str(getattr(row, name)) for name in FIELDS}
     return _edit(request, values, project_id)
 

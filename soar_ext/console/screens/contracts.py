@@ -13,17 +13,16 @@ from typing import Any
 
 from sqlalchemy import Select, select, update
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from soar_ext.console import formatting as fmt
 from soar_ext.console.blocks import Flash
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, choice_filter, prefix, run_query
 from soar_ext.console.records import house_label, members_table
 from soar_ext.console.screens import Screen
-from soar_ext.console.web import full_ids, post_route, query_args, redirect, render, runtime, soar_call
+from soar_ext.console.web import full_ids, post_route, query_args, record_page, redirect, render, runtime, soar_call
 from soar_ext.console.widgets import Link, PostButton
 from soar_ext.db.codes import ContractStatus, ContractType
 from soar_ext.db.legacy import contracts, exchange_pairings, families, houses, housing_projects, persons
@@ -76,28 +75,14 @@ def draft_contracts() -> Select:
     return select(*_columns()).select_from(_joined()).where(c.c.htzt == ContractStatus.DRAFT)
 
 
-def _code_prefix(stmt: Select, value: str) -> Select:
-    return stmt.where(c.c.htcode.startswith(value.upper(), autoescape=True))
-
-
-def _type(stmt: Select, value: str) -> Select:
-    if value not in ContractType.LABELS:
-        raise InvalidInput("配租类型不正确。")
-    return stmt.where(c.c.pzlx == value)
-
-
-def _name_prefix(stmt: Select, value: str) -> Select:
-    return stmt.where(p.c.xm.startswith(value, autoescape=True))
-
-
 LIST = QuerySpec(
     base=draft_contracts,
     key="htid",
     order_by=lambda: [c.c.htcode],
     filters=[
-        OwnFilter("htcode", "合同编号", _code_prefix, placeholder="编号或开头部分"),
-        OwnFilter("pzlx", "配租类型", _type, type="choice", choices=ContractType.LABELS),
-        OwnFilter("sqrxm", "主申请人", _name_prefix, placeholder="姓名或姓氏"),
+        OwnFilter("htcode", "合同编号", prefix(c.c.htcode, upper=True), placeholder="编号或开头部分"),
+        choice_filter("pzlx", "配租类型", c.c.pzlx, ContractType.LABELS),
+        OwnFilter("sqrxm", "主申请人", prefix(p.c.xm), placeholder="姓名或姓氏"),
     ],
     columns=[
         OwnColumn("合同编号", "htcode"),
@@ -162,12 +147,9 @@ def contract_blocks(row: Mapping[str, Any], *, full: bool) -> KeyValues:
 def contract_page(request: Request) -> Response:
     htid = request.path_params["htid"]
     full = full_ids(request)
-    try:
-        with soar_call(request) as ctx:
-            row = _contract(ctx.connection, htid)
-            blocks = [contract_blocks(row, full=full), members_table(ctx.connection, row["jtid"], full_ids=full)]
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    with record_page(request) as ctx:
+        row = _contract(ctx.connection, htid)
+        blocks = [contract_blocks(row, full=full), members_table(ctx.connection, row["jtid"], full_ids=full)]
     controls = [sign_button(htid, row["htcode"])] if row["htzt"] == ContractStatus.DRAFT else []
     return render(
         request,

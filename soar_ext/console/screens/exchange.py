@@ -17,13 +17,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from soar_ext.console import formatting as fmt
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import (
+    OwnColumn,
+    OwnFilter,
+    QuerySpec,
+    choice_filter,
+    district_filter,
+    prefix,
+    run_query,
+)
 from soar_ext.console.screens import Screen
 from soar_ext.console.web import full_ids, query_args, render, runtime, soar_call
 from soar_ext.console.widgets import PluginAction
-from soar_ext.db.codes import DISTRICTS, ExchangeKind, InspectionStatus, PairingStatus
+from soar_ext.db.codes import ExchangeKind, InspectionStatus, PairingStatus
 from soar_ext.db.legacy import exchange_pairings, families, inspections, persons
-from soar_ext.errors import InvalidInput
 from soar_ext.hook_payloads import ActionButton, Badge, InputField
 
 SCREEN_INSPECTION = "exchange.inspection"
@@ -78,26 +85,13 @@ def _newest_first() -> list[Any]:
     return [p.c.pdcgsj.desc(), p.c.pdid.desc()]
 
 
-def _code(stmt: Select, value: str) -> Select:
-    return stmt.where(p.c.pdbh.startswith(value.upper(), autoescape=True))
-
-
-def _choice_filter(column: Any, labels: dict[str, str], label: str) -> Any:
-    def apply(stmt: Select, value: str) -> Select:
-        if value not in labels:
-            raise InvalidInput(f"查询条件「{label}」的取值不正确。")
-        return stmt.where(column == value)
-
-    return apply
-
-
 def _status_badge(row: Any, _full: bool) -> Badge | str:
     code = row["yfzt"] or InspectionStatus.PENDING
     return Badge(InspectionStatus.LABELS.get(code, code), STATUS_TONES.get(code, "info"))  # type: ignore[arg-type]
 
 
-_CODE = OwnFilter("pdbh", "配对编号", _code, placeholder="编号或开头部分")
-_DISTRICT = OwnFilter("qx", "区县", _choice_filter(p.c.qx, DISTRICTS, "区县"), type="choice", choices=DISTRICTS)
+_CODE = OwnFilter("pdbh", "配对编号", prefix(p.c.pdbh, upper=True), placeholder="编号或开头部分")
+_DISTRICT = district_filter(p.c.qx)
 _PAIRING_COLUMNS = [
     OwnColumn("配对编号", "pdbh"),
     OwnColumn("换房类型", show=lambda r, _f: fmt.choice(r["hflx"], ExchangeKind.LABELS)),
@@ -129,20 +123,8 @@ BUSINESS = QuerySpec(
     order_by=_newest_first,
     filters=[
         _CODE,
-        OwnFilter(
-            "hflx",
-            "换房类型",
-            _choice_filter(p.c.hflx, ExchangeKind.LABELS, "换房类型"),
-            type="choice",
-            choices=ExchangeKind.LABELS,
-        ),
-        OwnFilter(
-            "pdzt",
-            "配对状态",
-            _choice_filter(p.c.pdzt, PairingStatus.LABELS, "配对状态"),
-            type="choice",
-            choices=PairingStatus.LABELS,
-        ),
+        choice_filter("hflx", "换房类型", p.c.hflx, ExchangeKind.LABELS),
+        choice_filter("pdzt", "配对状态", p.c.pdzt, PairingStatus.LABELS),
         _DISTRICT,
     ],
     columns=[

@@ -8,12 +8,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from soar_ext.console import formatting as fmt
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import (
+    OwnColumn,
+    OwnFilter,
+    QuerySpec,
+    choice_filter,
+    contains,
+    district_filter,
+    run_query,
+)
 from soar_ext.console.screens import Screen
 from soar_ext.console.web import full_ids, query_args, render, runtime, soar_call
-from soar_ext.db.codes import DISTRICTS, HouseStatus
+from soar_ext.db.codes import HouseStatus
 from soar_ext.db.legacy import houses, housing_projects
-from soar_ext.errors import InvalidInput
 
 SCREEN = "housing.query"
 hs, pj = houses, housing_projects
@@ -25,26 +32,6 @@ def housing_base() -> Select:
     ).select_from(hs.join(pj, pj.c.xmid == hs.c.xmid))
 
 
-def _project(stmt: Select, value: str) -> Select:
-    return stmt.where(pj.c.xmmc.contains(value, autoescape=True))
-
-
-def _district(stmt: Select, value: str) -> Select:
-    if value not in DISTRICTS:
-        raise InvalidInput("区县不正确。")
-    return stmt.where(pj.c.qx == value)
-
-
-def _status(stmt: Select, value: str) -> Select:
-    if value not in HouseStatus.LABELS:
-        raise InvalidInput("房源状态不正确。")
-    return stmt.where(hs.c.fyzt == value)
-
-
-def _layout(stmt: Select, value: str) -> Select:
-    return stmt.where(hs.c.hx == value)
-
-
 LAYOUTS = {name: name for name in ("一室一厅", "两室一厅", "两室两厅", "三室一厅")}
 
 QUERY = QuerySpec(
@@ -53,10 +40,10 @@ QUERY = QuerySpec(
     key="fyid",
     order_by=lambda: [hs.c.fyid],
     filters=[
-        OwnFilter("xmmc", "项目名称", _project, placeholder="名称中的文字"),
-        OwnFilter("qx", "区县", _district, type="choice", choices=DISTRICTS),
-        OwnFilter("fyzt", "房源状态", _status, type="choice", choices=HouseStatus.LABELS),
-        OwnFilter("hx", "户型", _layout, type="choice", choices=LAYOUTS),
+        OwnFilter("xmmc", "项目名称", contains(pj.c.xmmc), placeholder="名称中的文字"),
+        district_filter(pj.c.qx),
+        choice_filter("fyzt", "房源状态", hs.c.fyzt, HouseStatus.LABELS),
+        choice_filter("hx", "户型", hs.c.hx, LAYOUTS),
     ],
     columns=[
         OwnColumn("项目编号", "xmbh"),

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from soar_ext.console import formatting as fmt
 from soar_ext.console.detail import detail_contributions
-from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, run_query
+from soar_ext.console.query_screen import OwnColumn, OwnFilter, QuerySpec, prefix, run_query
 from soar_ext.console.records import applications_table, contracts_table, members_table
 from soar_ext.console.screens import Screen
 from soar_ext.console.web import full_ids, query_args, render, runtime, soar_call
@@ -36,10 +36,6 @@ def person_base() -> Select:
     return select(r.c.ryid, r.c.xm, r.c.sfzh, r.c.xb, r.c.csrq, r.c.lxdh, r.c.gzdw)
 
 
-def _name(stmt: Select, value: str) -> Select:
-    return stmt.where(r.c.xm.startswith(value, autoescape=True))
-
-
 def _id_number(stmt: Select, value: str) -> Select:
     try:
         number = normalize_id_number(value, field="身份证号")
@@ -53,7 +49,7 @@ SEARCH = QuerySpec(
     key="ryid",
     order_by=lambda: [r.c.xm, r.c.ryid],
     filters=[
-        OwnFilter("xm", "姓名", _name, placeholder="姓名或姓氏"),
+        OwnFilter("xm", "姓名", prefix(r.c.xm), placeholder="姓名或姓氏"),
         OwnFilter("sfzh", "身份证号", _id_number, type="id_number", placeholder="18位身份证号"),
     ],
     columns=[
