@@ -190,7 +190,14 @@ def _in_batch(pcid: str) -> Any:
 
 
 def chosen_applicants(pcid: str) -> Select:
-    return select(*_applicant_columns()).select_from(_applicant_from()).where(_in_batch(pcid))
+    """The batch's applicants, read from ``TPG_HBRY`` by its (pcid, sqid) key."""
+    return (
+        select(*_applicant_columns())
+        .select_from(ry.join(a, a.c.sqid == ry.c.sqid).join(fam, fam.c.jtid == a.c.jtid))
+        .join(per, per.c.ryid == fam.c.sqrid)
+        .outerjoin(lot, lot.c.sqid == a.c.sqid)
+        .where(ry.c.pcid == pcid)
+    )
 
 
 def selection_candidates(pcid: str) -> Select:
