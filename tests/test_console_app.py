@@ -363,3 +363,16 @@ def test_console_statements_compile_cleanly_for_oracle(console_factory) -> None:
         client.post(f"/allocation/adjustment/{pcid}/remove", data={"csrf_token": token, "house": [vacant]})
     assert len(recorder.recorded) > 50
     assert recorder.lint() == []
+
+
+def test_the_console_commands_are_on_the_command_line(capsys) -> None:
+    from soar_ext.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["console", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "serve" in out and "screenshots" in out
+    with pytest.raises(SystemExit):
+        main(["console", "serve", "--help"])
+    assert "--reset" in capsys.readouterr().out
