@@ -319,6 +319,12 @@ def test_serve_refuses_an_address_outside_loopback(tmp_path, capsys) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
+def test_serve_refuses_an_impossible_household_count(tmp_path, capsys) -> None:
+    options = ServeOptions(url=f"sqlite:///{tmp_path / 'x.db'}", port=0, households=0)
+    assert serve(options, Config()) == 2
+    assert "households must be between" in capsys.readouterr().err
+
+
 def test_serve_says_which_port_is_taken_and_what_to_do(tmp_path, capsys) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

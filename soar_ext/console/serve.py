@@ -188,6 +188,7 @@ def serve(
 
     from soar_ext.console.app import create_app
     from soar_ext.console.runtime import ConsoleRuntime, ConsoleSettings
+    from soar_ext.db.embedded import EmbeddedInitError
 
     if not (is_loopback(options.host) or options.allow_remote):
         print(
@@ -232,5 +233,8 @@ def serve(
             server.run(sockets=[sock])
         except KeyboardInterrupt:
             pass
+        except EmbeddedInitError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print("控制台和模拟服务已停止。", file=out, flush=True)
     return 0
