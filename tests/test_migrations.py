@@ -17,10 +17,8 @@ from soar_ext.db.legacy import legacy_metadata
 REPO = Path(__file__).resolve().parent.parent
 ORACLE_DIR = REPO / "sql" / "oracle"
 REGENERATE = "python -m soar_ext.db.migrate sql/oracle   (from the repository root)"
-VERSIONS_DIR = REPO / "soar_ext" / "migrations" / "versions"
-# The revision files shipped, oldest first (file names start with the revision id).
-SCRIPT_STEMS = sorted(p.stem for p in VERSIONS_DIR.glob("[0-9]*.py"))
-REVISIONS = [stem.split("_", 1)[0] for stem in SCRIPT_STEMS]
+# every revision id, oldest first
+REVISIONS = [script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -86,7 +84,8 @@ def test_second_upgrade_applies_nothing(db_url: str):
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
-    assert migrate.upgrade(db_url, "0001") == []
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == []
     assert _schema(engine) == once
     engine.dispose()
 
@@ -141,8 +140,21 @@ def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(t
     engine.dispose()
 
 
-def test_head_is_the_newest_revision():
+def test_head_is_the_newest_revision_and_revisions_form_one_chain_from_0001():
     assert migrate.head() == REVISIONS[-1]
+    assert REVISIONS[0] == "0001"
+    assert len(migrate.script_directory().get_heads()) == 1
+
+
+def test_upgrade_and_downgrade_one_revision_at_a_time(db_url: str):
+    engine = make_engine(db_url)
+    before = _schema(engine)
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == [revision]
+    for parent, revision in reversed(list(zip(["base", *REVISIONS], REVISIONS, strict=False))):
+        assert migrate.downgrade(db_url, parent) == [revision]
+    assert _schema(engine) == before
+    engine.dispose()
 
 
 # --- Oracle offline scripts ------------------------------------------------------------------
@@ -180,9 +192,9 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == [
-        f"{stem}.{kind}.sql" for stem in SCRIPT_STEMS for kind in ("upgrade", "downgrade", "cleanup")
-    ]
+    stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
+    assert list(rendered) == [f"{stem}.{kind}.sql" for stem in stems for kind in ("upgrade", "downgrade", "cleanup")]
+    assert stems[0] == "0001_sx_base"
 
 
 def test_oracle_upgrade_scripts_are_additive_only():

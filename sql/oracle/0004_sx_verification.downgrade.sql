@@ -1,4 +1,4 @@
--- soar-ext migration 0004 (0004_sx_verification): downgrade 0004 -> 0001
+-- soar-ext migration 0004 (0004_sx_verification): downgrade 0004 -> 0003
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
@@ -22,7 +22,7 @@ BEGIN
 END;
 /
 
--- Running downgrade 0004 -> 0001
+-- Running downgrade 0004 -> 0003
 
 DROP TABLE sx_verification_snapshot
 
@@ -36,7 +36,7 @@ DROP TABLE sx_verification
 
 /
 
-UPDATE sx_schema_version SET version_num='0001' WHERE sx_schema_version.version_num = '0004'
+UPDATE sx_schema_version SET version_num='0003' WHERE sx_schema_version.version_num = '0004'
 
 /
 

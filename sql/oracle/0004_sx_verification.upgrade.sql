@@ -1,12 +1,12 @@
--- soar-ext migration 0004 (0004_sx_verification): upgrade 0001 -> 0004
+-- soar-ext migration 0004 (0004_sx_verification): upgrade 0003 -> 0004
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 
--- Guard: stop before any change unless the database is at revision 0001.
+-- Guard: stop before any change unless the database is at revision 0003.
 DECLARE
-  expected VARCHAR2(32) := '0001';
+  expected VARCHAR2(32) := '0003';
   found    VARCHAR2(32);
   n        NUMBER;
 BEGIN
@@ -22,7 +22,7 @@ BEGIN
 END;
 /
 
--- Running upgrade 0001 -> 0004
+-- Running upgrade 0003 -> 0004
 
 CREATE TABLE sx_verification (
     id VARCHAR2(32 CHAR) NOT NULL,
@@ -186,7 +186,7 @@ COMMENT ON COLUMN sx_verification_snapshot.fetched_at IS '获取时间'
 
 /
 
-UPDATE sx_schema_version SET version_num='0004' WHERE sx_schema_version.version_num = '0001'
+UPDATE sx_schema_version SET version_num='0004' WHERE sx_schema_version.version_num = '0003'
 
 /
 

@@ -1,7 +1,7 @@
 """sx verification: Big Data verifications (核查) and their per-category snapshots.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-02
 
 Creates sx_verification (one row per verification: person, operator, purpose, budget, times,
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
