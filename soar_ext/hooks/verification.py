@@ -661,7 +661,6 @@ def _run_action(person_id: str, application_id: str, *, hint: str | None = None)
             InputField(INPUT_PERSON, "人员ID", "hidden", default=person_id),
             InputField(INPUT_APPLICATION, "申请ID", "hidden", default=application_id),
         ),
-        submit_label="开始核查",
     )
     return Contribution(kind="action", key=ACTION_RUN, label="核查", enabled=hint is None, hint=hint, content=form)
 
