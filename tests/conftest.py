@@ -82,10 +82,16 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that drives a browser page is a browser test, whether or not it says so."""
+    """A test that drives a browser page is a browser test, whether or not it says so; browser tests run last.
+
+    Playwright's synchronous API keeps an event loop running on the main thread from the first
+    browser test to the end of the session, and ``asyncio.run`` refuses to start under a running
+    loop: every test that runs its own loop must therefore come before the first browser test.
+    """
     for item in items:
         if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.hookimpl(hookwrapper=True)
