@@ -61,24 +61,24 @@ def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: s
     before = _schema(engine)
     assert migrate.current(db_url) is None
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == migrate.revisions()
     assert migrate.current(db_url) == migrate.head()
     upgraded = _schema(engine)
     assert _ours(upgraded) == {t.name for t in ext_metadata.tables.values()} | {VERSION_TABLE}
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == [migrate.head()]
+    assert migrate.downgrade(db_url, "base") == migrate.revisions()[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == migrate.revisions()
     assert _schema(engine) == upgraded
     engine.dispose()
 
 
 def test_second_upgrade_applies_nothing(db_url: str):
-    assert migrate.upgrade(db_url) == ["0001"]
+    assert migrate.upgrade(db_url) == ["0001", "0002"]
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
@@ -123,22 +123,22 @@ def test_upgraded_database_matches_ext_metadata(db_url: str):
 def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert not (tmp_path / "alembic.ini").exists()
-    assert migrate.upgrade(db_url) == ["0001"]
-    assert migrate.downgrade(db_url, "base") == ["0001"]
+    assert migrate.upgrade(db_url) == ["0001", "0002"]
+    assert migrate.downgrade(db_url, "base") == ["0002", "0001"]
 
 
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
     legacy_metadata.create_all(engine)
-    assert migrate.downgrade(engine) == []
+    assert migrate.downgrade(engine, "base") == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
-    assert migrate.upgrade(engine) == ["0001"]
-    assert migrate.current(engine) == "0001"
+    assert migrate.upgrade(engine) == ["0001", "0002"]
+    assert migrate.current(engine) == "0002"
     engine.dispose()
 
 
 def test_head_is_the_newest_revision():
-    assert migrate.head() == "0001"
+    assert migrate.head() == "0002"
 
 
 # --- Oracle offline scripts ------------------------------------------------------------------
@@ -176,7 +176,11 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.cleanup.sql"]
+    assert list(rendered) == [
+        f"{stem}.{kind}.sql"
+        for stem in ("0001_sx_base", "0002_sx_audit_outcome")
+        for kind in ("upgrade", "downgrade", "cleanup")
+    ]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -249,12 +253,22 @@ _CLEANUP_BLOCK = re.compile(
     r"^BEGIN\n  EXECUTE IMMEDIATE 'DROP (TABLE|INDEX) (\w+)';\n"
     r"EXCEPTION WHEN OTHERS THEN\n  IF SQLCODE NOT IN \(-942, -1418\) THEN RAISE; END IF;\nEND;$"
 )
+_CLEANUP_COLUMN_BLOCK = re.compile(
+    r"^BEGIN\n  EXECUTE IMMEDIATE 'ALTER TABLE (\w+) DROP COLUMN (\w+)';\n"
+    r"EXCEPTION WHEN OTHERS THEN\n  IF SQLCODE NOT IN \(-942, -904\) THEN RAISE; END IF;\nEND;$"
+)
 
 
 def _cleanup_drops(sql: str) -> list[tuple[str, str]]:
-    """(kind, object) of every DROP in a cleanup script, in order; fails on anything else."""
+    """(kind, object) of every DROP in a cleanup script, in order; fails on anything else.
+
+    A dropped column is ``("COLUMN", "table.column")``.
+    """
     drops = []
     for stmt in _statements(sql)[1:]:  # after the revision guard
+        if m := _CLEANUP_COLUMN_BLOCK.match(stmt):
+            drops.append(("COLUMN", f"{m.group(1)}.{m.group(2)}".lower()))
+            continue
         m = _CLEANUP_BLOCK.match(stmt)
         assert m, f"unexpected statement in a cleanup script: {stmt}"
         drops.append((m.group(1), m.group(2).lower()))
@@ -289,6 +303,8 @@ def test_cleanup_scripts_drop_only_soar_ext_objects():
             if kind == "TABLE":
                 assert obj.startswith(PREFIX), f"{name}: DROP TABLE {obj}"
                 assert obj not in legacy, f"{name}: drops the SOAR table {obj}"
+            elif kind == "COLUMN":
+                assert obj.startswith(PREFIX), f"{name}: DROP COLUMN {obj}"
             else:
                 assert obj.startswith("ix_" + PREFIX), f"{name}: DROP INDEX {obj}"
         # also as plain text: no legacy table name follows a DROP anywhere
@@ -305,16 +321,17 @@ def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first()
         created = _created_objects(scripts[name.replace(".cleanup.", ".upgrade.")])
         assert set(dropped) == created, name
         kinds = [kind for kind, _obj in drops]
-        assert kinds == sorted(kinds, key=lambda k: k != "INDEX"), f"{name}: indexes must be dropped before tables"
+        order = {"INDEX": 0, "COLUMN": 1, "TABLE": 2}
+        assert kinds == sorted(kinds, key=order.__getitem__), f"{name}: indexes first, then columns, then tables"
         if name.startswith("0001_"):
             assert drops[-1] == ("TABLE", VERSION_TABLE), name
         else:
             assert VERSION_TABLE not in dropped, f"{name}: only the first revision owns the version table"
 
 
-def test_base_cleanup_names_every_soar_ext_object_of_the_extension_metadata():
+def test_cleanup_scripts_name_every_soar_ext_object_of_the_extension_metadata():
     """Independent of the rendered upgrade: the tables and indexes extension.py declares."""
-    dropped = {obj for _kind, obj in _cleanup_drops(_cleanup_scripts()["0001_sx_base.cleanup.sql"])}
+    dropped = {obj for sql in _cleanup_scripts().values() for kind, obj in _cleanup_drops(sql) if kind != "COLUMN"}
     expected = {VERSION_TABLE} | {name for name, _table, _cols in LEGACY_INDEXES}
     for table in ext_metadata.tables.values():
         expected.add(table.name)

@@ -48,7 +48,7 @@ def _scenario(engine: Engine) -> None:
                     contract_id=htid, contract_type=ContractType.NEW, family_id=family_id, deposit=Decimal("2400")
                 ),
             )
-            deposit_waiver.pre_contract_fallback(
+            deposit_waiver.soar_pre_contract_fallback(
                 ctx.for_plugin("deposit_waiver", "on"),
                 ContractDraft(contract_id=htid, contract_type="01", family_id=family_id),
                 RuntimeError("x"),
