@@ -115,7 +115,9 @@ class AuditStore:
             self.engine = make_engine(url, connect_args={"check_same_thread": False})
         else:
             self.engine = make_engine(url, pool_size=2, max_overflow=4, pool_pre_ping=True, pool_recycle=1800)
-        self._lock = threading.Lock() if self.is_sqlite else None
+        # SQLite has one writer at a time: serialise this process's writers instead of letting
+        # them time out on the file lock
+        self._lock = threading.RLock() if self.is_sqlite else None
         self._schema_ready = not self.is_sqlite
 
     def __repr__(self) -> str:
@@ -126,11 +128,14 @@ class AuditStore:
 
         On PostgreSQL and Oracle the table comes from soar-ext's migrations and is left alone.
         """
-        if not self.is_sqlite:
+        if self._lock is None:
             return
-        with self.engine.begin() as conn:
-            _ensure_sqlite_table(conn)
-        self._schema_ready = True
+        with self._lock:
+            if self._schema_ready:
+                return
+            with self.engine.begin() as conn:
+                _ensure_sqlite_table(conn)
+            self._schema_ready = True
 
     def _write(self, fn: Callable[[Connection], None]) -> None:
         if not self._schema_ready:
