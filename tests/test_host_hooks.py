@@ -550,7 +550,7 @@ def off_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop("soar_ext_switched_off_module", None)
 
 
-def test_off_plugin_module_is_never_imported(off_distribution, capsys) -> None:
+def test_off_plugin_module_is_never_imported(off_distribution, capsys, monkeypatch) -> None:
     host = SoarHost(Config(plugin_modes={"zz_switched_off": "off"}), strict=True)
     assert "soar_ext_switched_off_module" not in sys.modules
     assert host.not_loaded == ["zz_switched_off"] and host.load_failures == []
