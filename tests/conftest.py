@@ -14,6 +14,23 @@ REQUIRE_POSTGRES = os.environ.get("SOAR_EXT_REQUIRE_POSTGRES") == "1"
 os.environ.setdefault("SOAR_EXT_STRICT_PLUGINS", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import id_guard
+
+    id_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_full_id_numbers() -> Iterator[None]:
+    """Fails a test that let a full ID number into a log record or a message the host returned."""
+    from tests import id_guard
+
+    id_guard.found.clear()
+    yield
+    leaks, id_guard.found[:] = list(id_guard.found), []
+    assert not leaks, f"full ID numbers leaked: {leaks[:5]}"
+
+
 def _pg_unreachable_reason() -> str | None:
     try:
         import psycopg
