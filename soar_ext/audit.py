@@ -131,12 +131,27 @@ class AuditSink(Protocol):
 
     def query(self, event: AuditEvent) -> AbstractContextManager[AuditEntry]: ...
 
+    def begin_all(self, events: Sequence[AuditEvent]) -> list[AuditEntry]: ...
+
+    def finish_all(self, outcomes: Sequence[tuple[AuditEntry, str, Mapping[str, object] | None]]) -> None: ...
+
 
 class WriteAheadMixin:
-    """``query`` built on ``begin`` / ``finish`` (shared by every sink)."""
+    """``query``, ``begin_all`` and ``finish_all`` built on ``begin`` / ``finish`` (shared by every sink).
+
+    ``begin_all`` / ``finish_all`` are for concurrent queries (several members asked at once):
+    a sink may write all the intents, then all the outcomes, in one transaction each.
+    """
 
     def begin(self, event: AuditEvent) -> AuditEntry:  # pragma: no cover - provided by the sink
         raise NotImplementedError
+
+    def begin_all(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        return [self.begin(event) for event in events]
+
+    def finish_all(self, outcomes: Sequence[tuple[AuditEntry, str, Mapping[str, object] | None]]) -> None:
+        for entry, status, detail in outcomes:
+            entry.finish(status, detail)
 
     @contextmanager
     def query(self, event: AuditEvent) -> Iterator[AuditEntry]:

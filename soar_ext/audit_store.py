@@ -24,7 +24,7 @@ import datetime as dt
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,15 +147,22 @@ class AuditStore:
         with self._lock, self.engine.begin() as conn:
             fn(conn)
 
-    def insert(self, row: Mapping[str, Any]) -> None:
-        """Insert one row and commit."""
-        values = clip_row(row)
-        self._write(lambda conn: conn.execute(insert(audit_log).values(**values)))
+    def insert(self, *rows: Mapping[str, Any]) -> None:
+        """Insert rows in one transaction and commit."""
+        values = [clip_row(row) for row in rows]
+        if values:
+            self._write(lambda conn: conn.execute(insert(audit_log), values))
 
-    def finish(self, entry_id: str, values: Mapping[str, Any]) -> None:
-        """Write the outcome of an entry and commit."""
-        changes = clip_row(values)
-        self._write(lambda conn: conn.execute(update(audit_log).where(audit_log.c.id == entry_id).values(**changes)))
+    def finish(self, *outcomes: tuple[str, Mapping[str, Any]]) -> None:
+        """Write the outcomes ``(entry id, values)`` in one transaction and commit."""
+        changes = [(entry_id, clip_row(values)) for entry_id, values in outcomes]
+
+        def run(conn: Connection) -> None:
+            for entry_id, values in changes:
+                conn.execute(update(audit_log).where(audit_log.c.id == entry_id).values(**values))
+
+        if changes:
+            self._write(run)
 
     def connect(self) -> Connection:
         """A connection for reading (schema ensured first)."""
@@ -196,7 +203,6 @@ class StoredEntry:
         """Write the outcome (once; later calls are ignored). Never raises."""
         if self.finished:
             return
-        self.finished = True
         self._sink._finish(self, result_status, detail)
 
 
@@ -263,33 +269,49 @@ class DurableAuditSink(WriteAheadMixin):
 
     def begin(self, event: AuditEvent) -> StoredEntry:
         """Write and commit the intent of a query; returns the entry to :meth:`StoredEntry.finish`."""
-        entry_id = new_id()
+        return self.begin_all([event])[0]
+
+    def begin_all(self, events: Sequence[AuditEvent]) -> list[StoredEntry]:
+        """Write and commit the intents of several queries in one transaction (never raises)."""
+        ids = [new_id() for _ in events]
         try:
-            self.store.insert(self._row(event, entry_id, PENDING_STATUS, INTENT))
+            self.store.insert(*(self._row(e, i, PENDING_STATUS, INTENT) for e, i in zip(events, ids, strict=True)))
             recorded = True
         except Exception as exc:
-            log.error("audit intent %s could not be written to %r: %s", event.action, self.store, _reason(exc))
+            actions = ",".join(sorted({e.action for e in events}))
+            log.error("audit intent %s could not be written to %r: %s", actions, self.store, _reason(exc))
             recorded = False
-        return StoredEntry(self, entry_id, event, recorded)
+        return [StoredEntry(self, i, e, recorded) for e, i in zip(events, ids, strict=True)]
 
-    def _finish(self, entry: StoredEntry, status: str, detail: Mapping[str, object] | None) -> None:
+    def _outcome(self, entry: StoredEntry, status: str, detail: Mapping[str, object] | None) -> dict[str, Any]:
         values: dict[str, Any] = {"result_status": status or "ok", "state": DONE, "finished_at": self.clock()}
         if detail:
             values["detail"] = _detail_json({**entry.event.detail, **detail})
-        try:
+        return values
+
+    def _finish(self, entry: StoredEntry, status: str, detail: Mapping[str, object] | None) -> None:
+        self.finish_all([(entry, status, detail)])
+
+    def finish_all(self, outcomes: Sequence[tuple[Any, str, Mapping[str, object] | None]]) -> None:
+        """Write the outcomes of several entries in one transaction (never raises)."""
+        written = []
+        lost = []
+        for entry, status, detail in outcomes:
+            if not isinstance(entry, StoredEntry) or entry._sink is not self:
+                entry.finish(status, detail)
+                continue
+            entry.finished = True
+            values = self._outcome(entry, status, detail)
             if entry.recorded:
-                self.store.finish(entry.id, values)
+                written.append((entry.id, values))
             else:  # the intent was lost: keep at least the outcome
-                row = self._row(entry.event, entry.id, values["result_status"], DONE)
-                self.store.insert({**row, **values})
+                lost.append({**self._row(entry.event, entry.id, values["result_status"], DONE), **values})
+        try:
+            self.store.finish(*written)
+            self.store.insert(*lost)
         except Exception as exc:
-            log.error(
-                "audit outcome of %s (entry %s) could not be written to %r: %s",
-                entry.event.action,
-                entry.id,
-                self.store,
-                _reason(exc),
-            )
+            ids = ",".join(i for i, _v in written)[:200]
+            log.error("audit outcome(s) of entries %s could not be written to %r: %s", ids, self.store, _reason(exc))
 
     def close(self) -> None:
         """Dispose of the store's engine (sinks from :func:`build_audit_sink` own their store)."""

@@ -247,19 +247,19 @@ def score_members(
 ) -> None:
     """Ask the members' scores concurrently, each query audited write-ahead, and set each member's status.
 
-    The intents are committed on the audit store before any call; a member whose intent
-    could not be written is not asked (status ``not_audited``). Outcomes are written after.
+    The intents are committed on the audit store before any call (in one transaction); a
+    member whose intent could not be written is not asked (status ``not_audited``). The
+    outcomes are written after the calls, in one transaction.
     """
     if not wanted:
         return
-    entries = [ctx.audit.begin(_score_event(ctx, contract, idn, purpose)) for _m, idn, _n in wanted]
+    entries = ctx.audit.begin_all([_score_event(ctx, contract, idn, purpose) for _m, idn, _n in wanted])
     asked = []
     for (member, idn, name), entry in zip(wanted, entries, strict=True):
         if entry.recorded:
             asked.append((member, idn, name))
         else:
             member.status, member.note = "not_audited", "审计记录写入失败，未查询钱江分"
-            entry.finish("not_sent")
     results: list[Any] = []
     if asked:
         try:
@@ -269,8 +269,10 @@ def score_members(
             log.warning("Qianjiang scores unavailable for contract %s: %s", contract.contract_id, exc)
             results = [exc] * len(asked)
     outcome = {id(m): r for (m, _i, _n), r in zip(asked, results, strict=True)}
+    finished: list[tuple[Any, str, dict[str, object] | None]] = []
     for (member, _idn, _name), entry in zip(wanted, entries, strict=True):
         if id(member) not in outcome:
+            finished.append((entry, "not_sent", None))
             continue
         result = outcome[id(member)]
         if isinstance(result, AdapterError | TimeoutError):
@@ -283,7 +285,8 @@ def score_members(
             member.status, member.score = "scored", int(result.score)
         else:
             member.status = "no_score"
-        entry.finish(member.status, {"error": member.note} if member.status == "error" else None)
+        finished.append((entry, member.status, {"error": member.note} if member.status == "error" else None))
+    ctx.audit.finish_all(finished)
 
 
 def _contract_row(conn: Connection, contract_id: str) -> dict[str, Any] | None:
