@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import secrets
 import statistics
 import tempfile
 import time
@@ -248,7 +249,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for member, (_n, _r, _b, score) in zip(members, HOUSEHOLD, strict=True):
                 sim.set_score(member.id_number, score)
             sim.plan.set("latency", latency_ms=args.latency_ms)
-            config = Config(plugin_modes={PLUGIN: "on"}, plugin_settings={PLUGIN: {"time_budget_seconds": 5}})
+            config = Config(
+                plugin_modes={PLUGIN: "on"},
+                plugin_settings={PLUGIN: {"time_budget_seconds": 5}},
+                audit={"digest_secret": Secret(secrets.token_hex(16))},  # as in production: subjects digested
+            )
             host = SoarHost(config, plugins=[(PLUGIN, deposit_waiver)], load_entry_points=False)
             adapters = AdapterRegistry(config, runner=runner, instances={"qianjiang": client})
             auth_ref = f"SOAR-{FAMILY_ID}"
