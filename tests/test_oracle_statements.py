@@ -87,3 +87,57 @@ def test_every_statement_compiles_cleanly_for_oracle(tmp_path: Path) -> None:
 def test_every_table_compiles_cleanly_for_oracle() -> None:
     assert lint_ddl(legacy_metadata) == []
     assert lint_ddl(ext_metadata) == []
+
+
+def test_audit_store_recheck_and_downgrade_statements_compile_cleanly_for_oracle(tmp_path: Path) -> None:
+    """The durable audit (its own engine), the host's contract check, the re-check job and the downgrade plan."""
+    from soar_ext.audit import AuditEvent
+    from soar_ext.audit_store import read_entries, unfinished_entries
+    from soar_ext.config import Config
+    from soar_ext.db.migrate import downgrade_plan
+    from soar_ext.deposit_recheck import JOB_NAME
+    from soar_ext.host import SoarHost
+
+    url = f"sqlite:///{tmp_path / 'lint.db'}"
+    engine = soar_database(url)
+    sim_gen = start_qianjiang()
+    sim = next(sim_gen)
+    checker = Operator(id="b1", name="复核员", roles=frozenset({"batch_checker"}))
+    try:
+        with StatementRecorder() as recorder:  # every engine: SOAR's and the audit store's
+            config = Config()
+            host = SoarHost(
+                config,
+                plugins=[("deposit_waiver", deposit_waiver)],
+                load_entry_points=False,
+                adapters=sim.registry(config),
+            )
+            with engine.begin() as conn:
+                family_id, people = add_family(conn)
+                htid = add_contract(conn, family_id, ContractType.NEW)
+            sim.state.plan.set("status_5xx", status=503)
+            with engine.begin() as conn:
+                draft = ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id)
+                host.pre_contract(host.context(checker, conn, clock=lambda: NOW), draft)
+            sim.state.reset()
+            sim.state.set_score(people[0][1], 720)
+            rechecker = SoarHost(
+                config,
+                plugins=[("deposit_waiver", deposit_waiver)],
+                load_entry_points=False,
+                adapters=sim.registry(config),
+            )
+            with engine.begin() as conn:
+                ctx = rechecker.context(checker, conn, clock=lambda: NOW)
+                assert rechecker.run_job(ctx, JOB_NAME, since="2024-01-01").ok
+                with ctx.audit.query(AuditEvent(action="x", operator_id="b1", purpose="p")) as entry:
+                    entry.finish("ok", {"n": 1})
+            store = host.audit_store(url)
+            read_entries(store, since=NOW, until=NOW, action="x", operator_id="b1", subject_hash="0" * 64)
+            unfinished_entries(store)
+            downgrade_plan(url, "base")
+        assert any("sx_audit_log" in str(s) for s in recorder.statements)
+        assert recorder.lint() == []
+    finally:
+        sim_gen.close()
+        engine.dispose()
