@@ -591,17 +591,13 @@ class SoarHost:
                 ctx.operator.require(job.required_role, f"运行批量作业「{job.label}」")
             with ctx.connection.begin_nested():
                 result = check_action_result(job.run(ctx.for_plugin(plugin, self.config.mode_of(plugin)), **params))
+                if result is None:
+                    raise HookResultError(f"job {name} returned None, expected an ActionResult")
         except SoarUserError as exc:
             return ActionResult(ok=False, message=safe_message(exc), plugin=plugin)
         except Exception as exc:
             if self.strict:
                 raise
             log.exception("job %s of plugin %s failed: %s", name, plugin, exc)
-            return ActionResult(ok=False, message=JOB_FAILED.format(label=job.label), plugin=plugin)
-        if result is None:
-            exc = HookResultError(f"job {name} returned None, expected an ActionResult")
-            if self.strict:
-                raise exc
-            log.error("%s", exc)
             return ActionResult(ok=False, message=JOB_FAILED.format(label=job.label), plugin=plugin)
         return replace(result, message=safe_message(result.message), plugin=plugin)

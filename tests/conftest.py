@@ -95,3 +95,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     if REQUIRE_POSTGRES and report.skipped and item.get_closest_marker("postgres") is not None:
         report.outcome = "failed"
         report.longrepr = f"postgres test was skipped but SOAR_EXT_REQUIRE_POSTGRES=1: {report.longrepr}"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """The Qianjiang simulator on loopback for one test module (reset around each test by ``fresh_sim``)."""
+    from tests.soar_env import start_qianjiang
+
+    yield from start_qianjiang()
+
+
+@pytest.fixture
+def fresh_sim(sim):
+    """``sim`` with no scores set and no faults planned, before and after the test."""
+    sim.state.reset()
+    yield sim
+    sim.state.reset()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from sqlalchemy import Connection, insert
 
@@ -58,3 +59,15 @@ def add_draft_contract(conn: Connection, contract_id: str = "HT1", family_id: st
             htid=contract_id, htcode="HZHT-" + contract_id, jtid=family_id, pzlx="03", htzt="00", yjjmbz=0
         )
     )
+
+
+def draft_connection(tmp_path: Path) -> Iterator[Connection]:
+    """A connection inside a transaction on a throwaway SQLite database holding :func:`add_draft_contract`."""
+    from soar_ext.db.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'host.db'}")
+    with engine.begin() as connection:
+        add_draft_contract(connection)
+    with engine.begin() as connection:
+        yield connection
+    engine.dispose()

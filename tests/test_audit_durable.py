@@ -39,23 +39,14 @@ from soar_ext.hooks import deposit_waiver
 from soar_ext.host import SoarHost
 from soar_ext.secret import Secret
 from tests.soar_builders import ADULT, add_contract, add_family
-from tests.soar_env import soar_database, start_qianjiang
+from tests.soar_env import soar_database
 
 KEY = Secret("audit-digest-key-for-tests-0123")
 CLERK = Operator(id="u001", name="王经办", roles=frozenset({"clerk"}))
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_qianjiang()
-
-
-@pytest.fixture(autouse=True)
-def _reset_sim(sim):
-    sim.state.reset()
-    yield
-    sim.state.reset()
+pytestmark = pytest.mark.usefixtures("fresh_sim")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -23,7 +23,7 @@ from soar_ext.hook_payloads import ContractDraft
 from soar_ext.hooks import deposit_waiver
 from soar_ext.host import SoarHost
 from tests.soar_builders import ADULT, add_contract, add_family
-from tests.soar_env import soar_database, start_qianjiang
+from tests.soar_env import soar_database
 
 NOW = dt.datetime(2024, 7, 1, 10, 0)
 LATER = dt.datetime(2024, 7, 8, 9, 0)
@@ -31,16 +31,7 @@ CLERK = Operator(id="u001", name="王经办", roles=frozenset({"clerk"}))
 CHECKER = Operator(id="b001", name="复核员", roles=frozenset({"batch_checker"}))
 
 
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_qianjiang()
-
-
-@pytest.fixture(autouse=True)
-def _reset_sim(sim):
-    sim.state.reset()
-    yield
-    sim.state.reset()
+pytestmark = pytest.mark.usefixtures("fresh_sim")
 
 
 @pytest.fixture
@@ -115,6 +106,7 @@ def _flagged_households(engine, sim, host):
     sim.state.set_score(a[1][0][1], 720)
     sim.state.set_score(b[1][0][1], 760)
     sim.state.set_score(c[1][0][1], 650)
+    sim.state.set_score(c[1][1][1], None)  # no score (never the simulator's own pick for that ID)
     return a, b, c
 
 

@@ -18,14 +18,12 @@ from soar_ext.hook_payloads import ContractDraft
 from soar_ext.hooks import deposit_waiver
 from tests.host_fixtures import make_context, make_host
 from tests.soar_builders import ADULT, add_contract, add_family
-from tests.soar_env import soar_database, start_qianjiang
+from tests.soar_env import soar_database
 
 NOW = dt.datetime(2024, 7, 1, 10, 0)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_qianjiang()
+pytestmark = pytest.mark.usefixtures("fresh_sim")
 
 
 @pytest.fixture
@@ -33,13 +31,6 @@ def engine(tmp_path: Path):
     engine = soar_database(f"sqlite:///{tmp_path / 'soar.db'}")
     yield engine
     engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _reset_sim(sim):
-    sim.state.reset()
-    yield
-    sim.state.reset()
 
 
 def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, mode="on", http=None, settings=None):

@@ -26,19 +26,14 @@ from soar_ext.hook_payloads import (
     QueryField,
 )
 from soar_ext.host import SoarHost
-from tests.host_fixtures import add_draft_contract, make_context, make_host
+from tests.host_fixtures import add_draft_contract, draft_connection, make_context, make_host
 
 DRAFT = ContractDraft(contract_id="HT1", contract_type="03", family_id="JT1", deposit=Decimal("3000"))
 
 
 @pytest.fixture
 def conn(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'host.db'}")
-    with engine.begin() as connection:
-        add_draft_contract(connection)
-    with engine.begin() as connection:
-        yield connection
-    engine.dispose()
+    yield from draft_connection(tmp_path)
 
 
 class Boom:

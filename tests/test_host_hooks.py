@@ -38,7 +38,7 @@ from soar_ext.hook_payloads import (
 )
 from soar_ext.hook_results import CHECKS
 from soar_ext.host import MAX_MESSAGE_CHARS, SoarHost
-from tests.host_fixtures import add_draft_contract, make_context, make_host
+from tests.host_fixtures import draft_connection, make_context, make_host
 
 DRAFT = ContractDraft(contract_id="HT1", contract_type="03", family_id="JT1", deposit=Decimal("3000"))
 ID = "11010519491231002X"
@@ -48,14 +48,7 @@ JUNK = object()
 
 @pytest.fixture
 def conn(tmp_path: Path):
-    from soar_ext.db.engine import make_engine
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'host.db'}")
-    with engine.begin() as connection:
-        add_draft_contract(connection)
-    with engine.begin() as connection:
-        yield connection
-    engine.dispose()
+    yield from draft_connection(tmp_path)
 
 
 def _messages(caplog: pytest.LogCaptureFixture) -> str:

@@ -104,14 +104,18 @@ def test_audit_store_recheck_and_downgrade_statements_compile_cleanly_for_oracle
     sim = next(sim_gen)
     checker = Operator(id="b1", name="复核员", roles=frozenset({"batch_checker"}))
     try:
-        with StatementRecorder() as recorder:  # every engine: SOAR's and the audit store's
-            config = Config()
-            host = SoarHost(
+        config = Config()
+
+        def new_host() -> SoarHost:  # its own adapters: the outage below opens the first one's circuit breaker
+            return SoarHost(
                 config,
                 plugins=[("deposit_waiver", deposit_waiver)],
                 load_entry_points=False,
                 adapters=sim.registry(config),
             )
+
+        with StatementRecorder() as recorder:  # every engine: SOAR's and the audit store's
+            host = new_host()
             with engine.begin() as conn:
                 family_id, people = add_family(conn)
                 htid = add_contract(conn, family_id, ContractType.NEW)
@@ -121,12 +125,7 @@ def test_audit_store_recheck_and_downgrade_statements_compile_cleanly_for_oracle
                 host.pre_contract(host.context(checker, conn, clock=lambda: NOW), draft)
             sim.state.reset()
             sim.state.set_score(people[0][1], 720)
-            rechecker = SoarHost(
-                config,
-                plugins=[("deposit_waiver", deposit_waiver)],
-                load_entry_points=False,
-                adapters=sim.registry(config),
-            )
+            rechecker = new_host()
             with engine.begin() as conn:
                 ctx = rechecker.context(checker, conn, clock=lambda: NOW)
                 assert rechecker.run_job(ctx, JOB_NAME, since="2024-01-01").ok
