@@ -310,3 +310,24 @@ def test_postgres_audit_uses_a_small_pool_of_its_own(tmp_path: Path) -> None:
     assert store.engine.pool.size() == 2 and not store.is_sqlite
     assert "pw" not in repr(store)
     store.dispose()
+
+
+def test_doctor_reports_the_audit_store_and_stale_intents(tmp_path: Path) -> None:
+    from soar_ext.db.doctor import STALE_INTENT_MINUTES, check
+
+    url = f"sqlite:///{tmp_path / 'soar.db'}"
+    engine = soar_database(url)
+    store = open_audit_store(Config(), url)
+    report = check(engine, audit_store=store)
+    assert report.ok and any("not created yet" in n for n in report.notes)
+    assert not (tmp_path / "soar.audit.db").exists()  # the doctor is read-only
+    old = dt.datetime.now() - dt.timedelta(hours=2)
+    sink = build_audit_sink(Config(), store=store, clock=lambda: old)
+    sink.begin(AuditEvent(action="bigdata.query", operator_id="u1", purpose="核查", at=old))
+    sink.record(AuditEvent(action="export.excel", operator_id="u1", purpose="导出"))
+    report = check(engine, audit_store=store)
+    assert report.ok  # a warning, not a failure: the entry stays for the auditors
+    assert any("1 query intent(s) without an outcome" in n for n in report.notes)
+    assert any(n.startswith("WARNING audit") and f"{STALE_INTENT_MINUTES} minutes" in n for n in report.notes)
+    store.dispose()
+    engine.dispose()
