@@ -4,7 +4,9 @@ SOAR calls these through :class:`soar_ext.host.SoarHost` only; no other code cal
 ``pm.hook`` directly. Every hook receives ``ctx`` (:class:`soar_ext.context.SoarContext`):
 the operator, SOAR's database connection *inside SOAR's own transaction* (plugins never
 commit in screen hooks), the clock, configuration, adapters, the audit sink and the
-plugin's mode (``ctx.mode``: ``on`` or ``shadow``; ``off`` plugins are not called).
+plugin's mode (``ctx.mode``: ``on`` or ``shadow``; ``off`` plugins are not even imported).
+What an implementation returns is checked against the hook's ``:return:`` contract
+(:mod:`soar_ext.hook_results`); a wrong type counts as that plugin's failure.
 
 Implementations may take any subset of a hook's arguments, in any order, by name.
 New-style wrappers are not supported on these hooks: the facade calls every
