@@ -261,6 +261,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     from soar_ext.audit_store import open_audit_store, read_entries, unfinished_entries
     from soar_ext.clock import beijing_now
+    from soar_ext.idnumber import mask_in_text
 
     url = _url(args)
     if (refused := _refuse_missing_sqlite(url)) is not None:
@@ -298,7 +299,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                     row.subject_masked or "",
                     ",".join(row.interfaces),
                     "未完成" if row.unfinished else row.result_status,
-                    row.purpose or "",
+                    mask_in_text(row.purpose or ""),
                     row.id,
                 ]
             )

@@ -331,3 +331,27 @@ def test_doctor_reports_the_audit_store_and_stale_intents(tmp_path: Path) -> Non
     assert any(n.startswith("WARNING audit") and f"{STALE_INTENT_MINUTES} minutes" in n for n in report.notes)
     store.dispose()
     engine.dispose()
+
+
+def test_no_full_id_reaches_the_audit_row_outside_its_digest(tmp_path: Path) -> None:
+    idn = "11010519491231002X"
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    sink = build_audit_sink(Config(audit={"digest_secret": KEY}), store=store)
+    event = AuditEvent(
+        action="bigdata.query",
+        operator_id="u1",
+        purpose=f"核查 sfzh{idn}",
+        subject_id=idn,
+        interfaces=(f"hj{idn}",),
+        detail={
+            "note": f"person {idn.lower()}",
+            "full_width": idn.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")),
+        },
+    )
+    sink.begin(event).finish("found", {"echo": idn})
+    with store.connect() as conn:
+        row = conn.execute(select(audit_log)).mappings().one()
+    stored = " ".join(str(v) for v in row.values())
+    assert idn not in stored.upper() and "１９４９１２３１" not in stored
+    assert row["subject_hash"] == subject_digest(idn, KEY)
+    store.dispose()
