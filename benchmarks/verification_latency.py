@@ -6,7 +6,8 @@ What is measured
     the real gateway is another machine, so that its work does not share this process's
     interpreter lock — with a different latency per category, spread evenly over 50–300 ms, and
     the ``verification`` plugin run through
-    ``SoarHost.action`` (``verification.run``: twelve concurrent queries, twelve audit rows, the
+    ``SoarHost.action`` (``verification.run``: twelve concurrent queries, their twelve write-ahead audit entries in the
+    durable audit store (intents committed before the queries, outcomes after), the
     verification and its twelve snapshots written, the changes since the previous verification
     worked out, the page built). Side by side, in the same run and through the same client and
     runner, each round times:
@@ -49,12 +50,13 @@ from soar_ext.adapters.bigdata import CATEGORIES, CATEGORY_CODES, BigDataClient,
 from soar_ext.adapters.common import HttpSettings, SyncRunner
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG, create_app
 from soar_ext.adapters.simulators.common import SimulatorServer
+from soar_ext.audit_store import read_entries
 from soar_ext.clock import FixedClock
 from soar_ext.config import Config
 from soar_ext.context import Operator
 from soar_ext.db.codes import ApprovalStatus, GuaranteeType, Relation
 from soar_ext.db.engine import make_engine
-from soar_ext.db.extension import audit_log, verification_snapshots, verifications
+from soar_ext.db.extension import verification_snapshots, verifications
 from soar_ext.db.legacy import applications, families, family_members, legacy_metadata, persons
 from soar_ext.db.migrate import upgrade
 from soar_ext.hook_payloads import ActionRequest
@@ -241,8 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with engine.connect() as conn:
             stored = {
                 t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in (verifications, verification_snapshots, audit_log)
+                for t in (verifications, verification_snapshots)
             }
+        audit = read_entries(host.audit_store(url), action=verification.AUDIT_QUERY, limit=10_000)
+        stored["sx_audit_log"] = len(audit)
+        unfinished = sum(1 for entry in audit if entry.unfinished)
         engine.dispose()
 
     rounds = args.warmup + args.runs
@@ -275,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected_calls = rounds * (len(CATEGORY_CODES) + 1) + len(loops.samples_ms) * len(CATEGORY_CODES)
     print(
         f"stored: {stored['sx_verification']} verifications, {stored['sx_verification_snapshot']} snapshots, "
-        f"{stored['sx_audit_log']} audit rows (expected {rounds}, {rounds * 12}, {rounds * 12}); "
+        f"{stored['sx_audit_log']} audit entries, {unfinished} unfinished (expected {rounds}, {rounds * 12}, "
+        f"{rounds * 12}, 0); "
         f"simulator business calls {calls} (expected {expected_calls})"
     )
     if problems:

@@ -36,6 +36,7 @@ from tests.soar_env import soar_database
 from tests.verification_env import (
     CLERK,
     DIGEST_KEY,
+    PLUGIN,
     VERIFIER,
     BigDataSim,
     Desk,
@@ -88,9 +89,7 @@ def detail(desk: Desk, ryid: str, application: str | None, operator=VERIFIER):
 
 def act(desk: Desk, key: str, target: str | None, operator=VERIFIER, **params) -> ActionResult:
     with desk.engine.begin() as conn:
-        return desk.host.action(
-            desk.context(conn, operator), ActionRequest(key, target, params, plugin=verification.__name__)
-        )
+        return desk.host.action(desk.context(conn, operator), ActionRequest(key, target, params, plugin=PLUGIN))
 
 
 def verify(desk: Desk, ryid: str, purpose: object = PURPOSE, operator=VERIFIER, **params) -> ActionResult:
@@ -316,7 +315,7 @@ def test_slow_source_times_out_while_the_others_return_within_budget(engine, sim
     marriage = section(result, "婚姻")
     assert marriage.badge.text == "超时" and marriage.badge.tone == "warn"
     assert "核查时限2秒" in marriage.blocks[0].text
-    assert [r.result_status for r in desk.audit_rows() if r.interfaces == interface_of("marriage")] == ["timeout"]
+    assert [r.result_status for r in desk.audit_rows() if r.interfaces == (interface_of("marriage"),)] == ["timeout"]
 
 
 @pytest.mark.parametrize(
@@ -483,21 +482,44 @@ def test_every_upstream_call_leaves_an_audit_row(desk, sim, person) -> None:
     sim.faults.take_down("student_status")
     page = page_of(verify(desk, ryid))
     rows = desk.audit_rows()
-    # one row per request the gateway received (the simulator answered 11, the outage layer 1)
+    # one entry per request the gateway received (the simulator answered 11, the outage layer 1)
     assert len(rows) == sum(sim.faults.requests.values()) == 12
     assert sim.business_calls() == 11
-    assert Counter(r.interfaces for r in rows) == Counter(sim.faults.requests)
+    assert Counter(r.interfaces[0] for r in rows) == Counter(sim.faults.requests)
     for row in rows:
-        detail = json.loads(row.detail)
-        assert detail["verification_id"] == page.verification_id and detail["attempt"] == 1
-        assert row.interfaces == interface_of(detail["category"])
-        assert row.result_status == page.view(detail["category"]).state
+        assert row.state == "done" and row.finished_at is not None  # intent written first, then the outcome
+        assert row.detail["verification_id"] == page.verification_id and row.detail["attempt"] == 1
+        assert row.interfaces == (interface_of(row.detail["category"]),)
+        assert row.result_status == page.view(row.detail["category"]).state
         assert (row.operator_id, row.operator_name, row.purpose) == (VERIFIER.id, VERIFIER.name, PURPOSE)
         assert row.subject_masked == mask_id_number(idn)
-        assert row.subject_hash == subject_digest(idn, DIGEST_KEY)
         assert row.created_at is not None
-    failed = next(r for r in rows if r.interfaces == interface_of("student_status"))
-    assert failed.result_status == "error" and json.loads(failed.detail)["error_type"] == "UpstreamUnavailable"
+    assert len(desk.audit_rows(subject_hash=subject_digest(idn, DIGEST_KEY))) == 12  # searchable by citizen
+    failed = next(r for r in rows if r.interfaces == (interface_of("student_status"),))
+    assert failed.result_status == "error" and failed.detail["error_type"] == "UpstreamUnavailable"
+
+
+def test_audit_entries_survive_soars_rollback(desk, sim, person) -> None:
+    with desk.engine.connect() as conn:
+        trans = conn.begin()
+        result = desk.host.action(
+            desk.context(conn), ActionRequest(verification.ACTION_RUN, person[0], {"purpose": PURPOSE})
+        )
+        trans.rollback()  # SOAR's transaction fails after the verification
+    assert result.ok
+    assert desk.stored() == (0, 0)
+    assert len(desk.audit_rows()) == 12  # the queries were sent: their audit entries stay
+
+
+def test_no_query_is_sent_whose_audit_entry_cannot_be_written(engine, sim, person, tmp_path: Path) -> None:
+    unwritable = tmp_path / "no-such-folder" / "audit.db"
+    desk = make_desk(engine, sim, audit={"database_url": f"sqlite:///{unwritable}"})
+    result = verify(desk, person[0])
+    page = page_of(result)
+    assert {v.state for v in page.categories} == {"error"}
+    assert "审计记录写入失败" in page.view("vehicles").reason
+    assert sum(sim.faults.requests.values()) == 0
+    assert page.pending == tuple(CATEGORY_CODES)  # they can be queried again once the audit store is back
 
 
 def test_reading_a_stored_verification_is_role_checked_and_audited(desk, sim, person) -> None:
@@ -514,7 +536,7 @@ def test_reading_a_stored_verification_is_role_checked_and_audited(desk, sim, pe
     assert sum(sim.faults.requests.values()) == calls  # read from the store, not asked again
     (read,) = desk.audit_rows(verification.AUDIT_READ)
     assert (read.operator_id, read.subject_masked) == (VERIFIER.id, mask_id_number(idn))
-    assert json.loads(read.detail)["verification_id"] == first.verification_id
+    assert read.detail["verification_id"] == first.verification_id
     # the detail page lists it, with a button to open it
     _action, history = detail(desk, ryid, application)
     assert history.kind == "panel" and history.label == "核查记录"

@@ -23,11 +23,12 @@ from soar_ext.adapters.bigdata import CATEGORIES, BigDataClient, BigDataSettings
 from soar_ext.adapters.common import HttpSettings, SyncRunner
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG, create_app
 from soar_ext.adapters.simulators.common import SimulatorServer
+from soar_ext.audit_store import AuditRow, read_entries
 from soar_ext.clock import FixedClock
 from soar_ext.config import Config
 from soar_ext.context import Operator, SoarContext
 from soar_ext.db.codes import ApprovalStatus, Relation
-from soar_ext.db.extension import audit_log, verification_snapshots, verifications
+from soar_ext.db.extension import verification_snapshots, verifications
 from soar_ext.hooks import verification
 from soar_ext.host import SoarHost
 from soar_ext.secret import Secret
@@ -179,9 +180,10 @@ class Desk:
         """(verifications, snapshots) stored."""
         return self.count(verifications), self.count(verification_snapshots)
 
-    def audit_rows(self, action: str = verification.AUDIT_QUERY) -> list[Any]:
-        with self.engine.connect() as conn:
-            return conn.execute(select(audit_log).where(audit_log.c.action == action)).all()
+    def audit_rows(self, action: str = verification.AUDIT_QUERY, **where: Any) -> list[AuditRow]:
+        """Entries of the audit store (its own database beside SOAR's), newest first."""
+        store = self.host.audit_store(self.engine.url.render_as_string(hide_password=False))
+        return read_entries(store, action=action, limit=10_000, **where)
 
 
 def make_desk(
@@ -192,11 +194,12 @@ def make_desk(
     budget: float = 5.0,
     mode: str = "on",
     http: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> Desk:
     config = Config(
         plugin_modes={PLUGIN: mode},
         plugin_settings={PLUGIN: {"time_budget_seconds": budget}},
-        audit={"digest_secret": DIGEST_KEY},
+        audit={"digest_secret": DIGEST_KEY, **(audit or {})},
         strict_plugins=True,
     )
     registry = AdapterRegistry(

@@ -43,7 +43,7 @@ from soar_ext import hookimpl
 from soar_ext.adapters.bigdata import CATEGORY_CODES, BudgetExceeded, CategoryResult
 from soar_ext.adapters.bigdata.categories import CATEGORIES, get_category
 from soar_ext.adapters.common import AdapterError
-from soar_ext.audit import DIGEST_KEY_SETTING, AuditEvent, AuditSink, subject_digest
+from soar_ext.audit import DIGEST_KEY_SETTING, AuditEntry, AuditEvent, subject_digest
 from soar_ext.audit_store import new_id
 from soar_ext.config import ConfigError
 from soar_ext.context import SoarContext
@@ -319,42 +319,22 @@ async def fetch_categories(
     return {answer.category: answer for answer in answers}
 
 
-class _PendingAuditEntry:
-    """The audit entry of one upstream query until it is finished with the query's outcome.
-
-    The sink records the event once, with its outcome; the write-ahead sink (``begin_all`` /
-    ``finish_all``, intent committed before the call) takes this class's place.
-    """
-
-    def __init__(self, sink: AuditSink, event: AuditEvent) -> None:
-        self._sink = sink
-        self._event = event
-
-    def finish(self, result_status: str, detail: Mapping[str, object] | None = None) -> None:
-        merged = {**self._event.detail, **(detail or {})}
-        self._sink.record(replace(self._event, result_status=result_status, detail=merged))
-
-
-def _begin_all(ctx: SoarContext, events: Sequence[AuditEvent]) -> list[_PendingAuditEntry]:
-    """Open one audit entry per upstream query, before the queries start."""
-    return [_PendingAuditEntry(ctx.audit, event) for event in events]
-
-
-def _finish_all(
-    ctx: SoarContext, outcomes: Sequence[tuple[_PendingAuditEntry, str, Mapping[str, object] | None]]
-) -> None:
-    """Finish the entries with each query's outcome (state) and detail."""
-    for entry, status, detail in outcomes:
-        entry.finish(status, detail)
-
-
 def _digest(raw: object) -> str:
     canonical = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+class AuditUnavailable(Exception):
+    """The audit entry of a query could not be written, so the query was not sent."""
+
+    reason = "审计记录写入失败，为保护个人信息未发起查询，请稍后重新查询或联系系统管理员"
+
+
 def _reason(error: BaseException) -> str:
-    text = error.reason if isinstance(error, AdapterError) else f"查询出现意外错误（{type(error).__name__}）"
+    if isinstance(error, AdapterError | AuditUnavailable):
+        text = error.reason
+    else:
+        text = f"查询出现意外错误（{type(error).__name__}）"
     text = mask_in_text(text)
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
@@ -399,6 +379,7 @@ def query_categories(
     started = ctx.now()
     deadline = began + budget - min(budget * STORE_RESERVE_SHARE, STORE_RESERVE_CAP_SECONDS)
     interface = {code: client.settings.interface_id(code) for code in codes}
+    # write-ahead: every intent is committed (one transaction) before any query is sent
     events = [
         AuditEvent(
             action=AUDIT_QUERY,
@@ -406,7 +387,6 @@ def query_categories(
             purpose=purpose,
             subject_id=subject.id_number,
             interfaces=(interface[code],),
-            result_status="started",
             detail={
                 "category": code,
                 "verification_id": verification_id,
@@ -417,17 +397,24 @@ def query_categories(
         )
         for code in codes
     ]
-    entries = dict(zip(codes, _begin_all(ctx, events), strict=True))
-    try:
-        answers = ctx.adapters.run(
-            fetch_categories(client, subject, purpose, codes, deadline), timeout=budget + RUNNER_MARGIN_SECONDS
-        )
-    except Exception as exc:  # the runner itself failed or overran: no category has an answer
-        log.error("verification %s: the queries did not complete: %s", verification_id, type(exc).__name__)
-        overran = BudgetExceeded("大数据局", "核查", f"超过核查时限{budget:g}秒仍未返回")
-        answers = {code: Answer(code, overran, budget) for code in codes}
+    entries = dict(zip(codes, ctx.audit.begin_all(events), strict=True))
+    # a query whose intent could not be written is not sent: no citizen's data without its audit entry
+    unaudited = [code for code in codes if not entries[code].recorded]
+    asked = [code for code in codes if entries[code].recorded]
+    answers = {code: Answer(code, AuditUnavailable(), 0.0) for code in unaudited}
+    if asked:
+        try:
+            answers.update(
+                ctx.adapters.run(
+                    fetch_categories(client, subject, purpose, asked, deadline), timeout=budget + RUNNER_MARGIN_SECONDS
+                )
+            )
+        except Exception as exc:  # the runner itself failed or overran: no category has an answer
+            log.error("verification %s: the queries did not complete: %s", verification_id, type(exc).__name__)
+            overran = BudgetExceeded("大数据局", "核查", f"超过核查时限{budget:g}秒仍未返回")
+            answers.update({code: Answer(code, overran, budget) for code in asked})
     snapshots = []
-    outcomes: list[tuple[_PendingAuditEntry, str, Mapping[str, object] | None]] = []
+    outcomes: list[tuple[AuditEntry, str, Mapping[str, object] | None]] = []
     for code in codes:
         snap = _snapshot(
             answers[code],
@@ -443,7 +430,7 @@ def query_categories(
             detail["error_type"] = type(error).__name__
         outcomes.append((entries[code], snap.state, detail))
         snapshots.append(snap)
-    _finish_all(ctx, outcomes)
+    ctx.audit.finish_all(outcomes)
     return snapshots
 
 
