@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
+from aiolimiter import AsyncLimiter
 
 from soar_ext.adapters.bigdata.envelope import (
     SYSTEM,
@@ -35,7 +36,6 @@ from soar_ext.adapters.common import (
     BadResponse,
     CircuitBreaker,
     CircuitOpen,
-    RateLimiter,
     RequestRejected,
     call_with_resilience,
     is_retryable_failure,
@@ -204,7 +204,7 @@ class Gen1Gateway:
         settings: BigDataSettings,
         http: httpx.AsyncClient,
         *,
-        limiter: RateLimiter,
+        limiter: AsyncLimiter,
         breaker: CircuitBreaker,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -287,6 +287,8 @@ class Gen1Gateway:
         if previous is not None and self.secrets.refresh_usable(previous):
             try:
                 return await self._token_call("refreshTokenBySec.htm", previous.refresh_secret, call=CALL_BY_SECRET)
+            except RequestSecretExpired:  # code 11 here: the refresh secret is no longer valid
+                log.info("%s刷新密钥已失效（code 11），改用 appKey 重新获取", SYSTEM)
             except (AuthenticationFailed, RequestRejected) as exc:
                 log.info("%s刷新密钥被拒绝（%s），改用 appKey 重新获取", SYSTEM, exc.reason)
         return await self._token_call("refreshTokenByKey.htm", self._settings.app_secret, call=CALL_BY_KEY)
