@@ -64,7 +64,10 @@ def parse_latency(value: object) -> Range:
         parts = value.replace(" ", "").split("-")
         if len(parts) not in (1, 2) or not all(parts):
             raise ValueError(f"延迟应写成“最小-最大”毫秒，例如 50-150，实际为“{value}”")
-        value = [float(p) for p in parts]
+        try:
+            value = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"延迟应写成“最小-最大”毫秒，例如 50-150，实际为“{value}”") from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = [value, value]
     if not isinstance(value, list | tuple) or len(value) != 2:
