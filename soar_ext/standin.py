@@ -27,6 +27,4 @@ def require_standin(what: str, modules: tuple[str, ...] = STANDIN_MODULES) -> No
     """Raise :class:`StandinMissing` naming the extra when one of ``modules`` is not installed."""
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
-        raise StandinMissing(
-            f"{what} needs {', '.join(missing)} from the '{EXTRA}' extra, which is not installed: {INSTALL_HINT}"
-        )
+        raise StandinMissing(f"{what}: {', '.join(missing)} not installed (the '{EXTRA}' extra): {INSTALL_HINT}")

@@ -131,3 +131,14 @@ async def _verify_everyone(base_url: str, people: list[str]) -> list[str]:
     async with BigDataClient(settings) as client:
         results = [await client.household_registration(p, "赵六", purpose="测试") for p in people]
     return [p for p, r in zip(people, results, strict=True) if r.status in ("found", "no_record")]
+
+
+def test_a_missing_standin_package_names_the_extra_to_install() -> None:
+    from soar_ext.standin import INSTALL_HINT, StandinMissing, require_standin
+
+    with pytest.raises(StandinMissing) as missing:
+        require_standin("The console", ("starlette", "no_such_web_framework"))
+    assert isinstance(missing.value, RuntimeError) and isinstance(missing.value, ImportError)
+    assert "no_such_web_framework" in str(missing.value) and "starlette" not in str(missing.value).split(":")[1]
+    assert INSTALL_HINT == "pip install 'soar-ext[standin]'" and INSTALL_HINT in str(missing.value)
+    require_standin("The simulators")  # installed here: no error

@@ -2,7 +2,10 @@
 
 ``refreshTokenByKey.htm`` (signed with the app secret) issues a request secret (15 min) and a
 refresh secret (48 h); ``refreshTokenBySec.htm`` (signed with the refresh secret) renews both.
-Business calls are signed with the request secret. The secrets live in a :class:`SecretCache`
+Business calls are signed with the request secret; ``requestTime`` is the local clock in epoch
+milliseconds, which the gateway accepts within a few minutes of its own (code ``"14"``
+otherwise). When ``refreshTokenBySec`` is refused (code ``"11"``: the gateway no longer takes the
+refresh secret, or ``"14"``) the client falls back to ``refreshTokenByKey``. The secrets live in a :class:`SecretCache`
 that renews them shortly before they expire and after the gateway answers code ``"11"``, with
 one refresh at a time however many callers find them stale: every caller awaits the same
 renewal and gets its result or its exception, and a failed renewal is remembered briefly so a

@@ -57,12 +57,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import InFlight, SimulatorState, admin_routes, admit
+from soar_ext.adapters.simulators.common import SimulatorState, admit, simulator_app
 from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.idnumber import InvalidIdNumber, age_on, birth_date, check_char, normalize_id_number
 
@@ -903,9 +902,6 @@ def create_app(
 
     # ---- admin
 
-    async def get_stats(request: Request) -> Response:
-        return JSONResponse(sim.stats())
-
     async def admin_change(request: Request, change: Callable[[Any], object]) -> Response:
         try:
             change(await request.json())
@@ -928,8 +924,10 @@ def create_app(
     async def post_clock(request: Request) -> Response:
         return await admin_change(request, lambda body: sim.advance(float(body["advance_seconds"])))
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "bigdata",
+        sim,
+        [
             Route(f"{GEN1_PREFIX}/app/refreshTokenByKey.htm", refresh_by_key, methods=["GET", "POST"]),
             Route(f"{GEN1_PREFIX}/app/refreshTokenBySec.htm", refresh_by_secret, methods=["GET", "POST"]),
             Route(
@@ -938,19 +936,12 @@ def create_app(
                 methods=["GET", "POST"],
             ),
             Route(GEN2_PREFIX + "/{interface_id}", gen2_business, methods=["POST"]),
-            # before admin_routes so that the protocol outcomes are part of the stats
-            Route("/_admin/stats", get_stats, methods=["GET"]),
             Route("/_admin/household/{id_number}", put_household, methods=["PUT"]),
             Route("/_admin/records/{id_number}/{category}", put_records, methods=["PUT"]),
             Route("/_admin/records/{id_number}/{category}", post_record, methods=["POST"]),
             Route("/_admin/clock", post_clock, methods=["POST"]),
-            *admin_routes(sim),
         ],
-        middleware=[Middleware(InFlight, state=sim)],
     )
-    app.state.sim = sim
-    app.title = "bigdata"
-    return app
 
 
 async def _gen1_params(request: Request) -> dict[str, str]:

@@ -49,12 +49,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from soar_ext.adapters.simulators.config import FAULT_KINDS, SimulatorConfig, fault_kind
+from soar_ext.adapters.simulators.config import FAULT_KINDS, FaultSpec, SimulatorConfig, fault_kind
 
 
 @dataclass
@@ -77,17 +79,13 @@ class FaultPlan:
 
     def set(self, kind: str, count: int | None = None, *, rate: float = 1.0, **params: Any) -> None:
         """Arm a fault: with probability ``rate`` per request, for ``count`` injections (``None``: until cleared)."""
-        kind = fault_kind(kind)
-        unknown = set(params) - set(FAULT_KINDS[kind])
-        if unknown:
-            raise ValueError(f"故障类型{kind}不支持参数：{', '.join(sorted(unknown))}")
-        if count is not None and count < 1:
-            raise ValueError("count 必须至少为1（或留空表示直到清除）")
-        if not 0 < rate <= 1:  # also rejects NaN
-            raise ValueError(f"故障类型{kind}的发生概率 rate 应在0到1之间（不含0），实际为{rate}")
+        self.arm(FaultSpec(kind, rate, count, params))
+
+    def arm(self, fault: FaultSpec) -> None:
         with self._lock:
-            self._armed[kind] = _Armed(count, float(rate), {**FAULT_KINDS[kind], **params})
-            self._last[kind] = self._armed[kind].params
+            params = {**FAULT_KINDS[fault.kind], **fault.params}
+            self._armed[fault.kind] = _Armed(fault.count, float(fault.rate), params)
+            self._last[fault.kind] = params
 
     def clear(self, kind: str | None = None) -> None:
         """Disarm one fault kind, or all of them."""
@@ -280,7 +278,7 @@ class SimulatorState:
         self.latency.set(config.latency_ms, config.interface_latency_ms)
         self.plan.clear()
         for fault in config.faults:
-            self.plan.set(fault.kind, fault.count, rate=fault.rate, **fault.params)
+            self.plan.arm(fault)
         if config.seed is not None:
             self.rng.seed(config.seed)
         self.config = config
@@ -413,6 +411,14 @@ def admin_routes(state: SimulatorState) -> list[Route]:
         Route("/_admin/config", get_config, methods=["GET"]),
         Route("/_admin/config", post_config, methods=["POST"]),
     ]
+
+
+def simulator_app(title: str, state: SimulatorState, routes: list[Route]) -> Starlette:
+    """A simulator's app: its routes, then the admin routes, with in-flight counting; ``app.state.sim`` is ``state``."""
+    app = Starlette(routes=[*routes, *admin_routes(state)], middleware=[Middleware(InFlight, state=state)])
+    app.state.sim = state
+    app.title = title
+    return app
 
 
 # --------------------------------------------------------------------------- transport faults

@@ -27,12 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import HmacSimState, InFlight, admin_routes, hmac_envelope, hmac_guard
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
 from soar_ext.adapters.simulators.config import SimulatorConfig
 
 DOCUMENTS_PATH = "/api/docrepo/v1/documents"
@@ -218,14 +217,11 @@ def create_app(
         sim.subjects.add(document.repo_id, "metadata")
         return hmac_envelope("0", "成功", document.metadata())
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "docrepo",
+        sim,
+        [
             Route(DOCUMENTS_PATH, upload, methods=["POST"]),
             Route(DOCUMENTS_PATH + "/{repo_id}", metadata, methods=["GET"]),
-            *admin_routes(sim),
         ],
-        middleware=[Middleware(InFlight, state=sim)],
     )
-    app.state.sim = sim
-    app.title = "docrepo"
-    return app

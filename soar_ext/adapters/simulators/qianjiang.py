@@ -28,12 +28,11 @@ import time
 from collections.abc import Callable, Mapping
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import HmacSimState, InFlight, admin_routes, hmac_envelope, hmac_guard
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
 from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.idnumber import InvalidIdNumber, normalize_id_number
 
@@ -154,15 +153,12 @@ def create_app(
         sim.clear_overrides()
         return JSONResponse({"ok": True})
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "qianjiang",
+        sim,
+        [
             Route(SCORE_PATH, score, methods=["POST"]),
             Route("/_admin/scores/{id_number}", put_score, methods=["PUT"]),
             Route("/_admin/scores", delete_scores, methods=["DELETE"]),
-            *admin_routes(sim),
         ],
-        middleware=[Middleware(InFlight, state=sim)],
     )
-    app.state.sim = sim
-    app.title = "qianjiang"
-    return app

@@ -28,12 +28,11 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import HmacSimState, InFlight, admin_routes, hmac_envelope, hmac_guard
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
 from soar_ext.adapters.simulators.config import SimulatorConfig
 
 PROJECTS_PATH = "/api/survey/v1/projects"
@@ -280,14 +279,11 @@ def create_app(
         sim.subjects.add(number, "houses")
         return hmac_envelope("0", "成功", {"projectNumber": number, "houses": [h.to_json() for h in found]})
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "survey",
+        sim,
+        [
             Route(PROJECTS_PATH, projects, methods=["GET"]),
             Route(PROJECTS_PATH + "/{number}/houses", houses, methods=["GET"]),
-            *admin_routes(sim),
         ],
-        middleware=[Middleware(InFlight, state=sim)],
     )
-    app.state.sim = sim
-    app.title = "survey"
-    return app
