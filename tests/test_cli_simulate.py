@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import selectors
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,18 +46,17 @@ def test_bad_options_are_reported_in_one_line(capsys: pytest.CaptureFixture[str]
 
 def _read_urls(process: subprocess.Popen[str], names: set[str], timeout: float = 60.0) -> dict[str, str]:
     """The ``name  url`` lines the command prints once the simulators listen."""
-    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()  # type: ignore[union-attr]
     urls: dict[str, str] = {}
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while set(urls) != names:
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise AssertionError(f"simulate did not start: {urls}, exit {process.poll()}")
-        if selector.select(timeout=0.5):
-            words = process.stdout.readline().split()
-            if len(words) >= 2 and words[0] in names:
-                urls[words[0]] = words[1]
+        try:
+            words = lines.get(timeout=max(0.1, deadline - time.monotonic())).split()
+        except queue.Empty:
+            raise AssertionError(f"simulate did not start: {urls}, exit {process.poll()}") from None
+        if len(words) >= 2 and words[0] in names:
+            urls[words[0]] = words[1]
     return urls
 
 
@@ -86,7 +86,7 @@ def test_simulate_started_with_options_and_a_file_serves_per_subject_counts(tmp_
         "3",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         urls = _read_urls(process, {"bigdata", "qianjiang"})
         config = httpx.get(urls["bigdata"] + "/_admin/config", timeout=5).json()
@@ -108,8 +108,8 @@ def test_simulate_started_with_options_and_a_file_serves_per_subject_counts(tmp_
         stats = httpx.get(urls["bigdata"] + "/_admin/stats", timeout=5).json()
         assert stats["faults_injected"]["status_5xx"] > 0
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        process.terminate()  # the process this test started
+        process.wait(timeout=30)
 
 
 async def _verify_everyone(base_url: str, people: list[str]) -> list[str]:
