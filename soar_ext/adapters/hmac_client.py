@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httpx
+from aiolimiter import AsyncLimiter
 
 from soar_ext.adapters.common import (
     AdapterError,
@@ -146,7 +147,7 @@ class SignedClient:
         self,
         settings: SignedSettings,
         *,
-        limiter: Any | None = None,
+        limiter: AsyncLimiter | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
