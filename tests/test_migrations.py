@@ -17,6 +17,8 @@ from soar_ext.db.legacy import legacy_metadata
 REPO = Path(__file__).resolve().parent.parent
 ORACLE_DIR = REPO / "sql" / "oracle"
 REGENERATE = "python -m soar_ext.db.migrate sql/oracle   (from the repository root)"
+# every revision id, oldest first
+REVISIONS = [script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,28 +63,29 @@ def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: s
     before = _schema(engine)
     assert migrate.current(db_url) is None
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == REVISIONS
     assert migrate.current(db_url) == migrate.head()
     upgraded = _schema(engine)
     assert _ours(upgraded) == {t.name for t in ext_metadata.tables.values()} | {VERSION_TABLE}
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == [migrate.head()]
+    assert migrate.downgrade(db_url) == REVISIONS[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == REVISIONS
     assert _schema(engine) == upgraded
     engine.dispose()
 
 
 def test_second_upgrade_applies_nothing(db_url: str):
-    assert migrate.upgrade(db_url) == ["0001"]
+    assert migrate.upgrade(db_url) == REVISIONS
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
-    assert migrate.upgrade(db_url, "0001") == []
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == []
     assert _schema(engine) == once
     engine.dispose()
 
@@ -123,8 +126,8 @@ def test_upgraded_database_matches_ext_metadata(db_url: str):
 def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert not (tmp_path / "alembic.ini").exists()
-    assert migrate.upgrade(db_url) == ["0001"]
-    assert migrate.downgrade(db_url, "base") == ["0001"]
+    assert migrate.upgrade(db_url) == REVISIONS
+    assert migrate.downgrade(db_url, "base") == REVISIONS[::-1]
 
 
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
@@ -132,13 +135,26 @@ def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(t
     legacy_metadata.create_all(engine)
     assert migrate.downgrade(engine) == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
-    assert migrate.upgrade(engine) == ["0001"]
-    assert migrate.current(engine) == "0001"
+    assert migrate.upgrade(engine) == REVISIONS
+    assert migrate.current(engine) == REVISIONS[-1]
     engine.dispose()
 
 
-def test_head_is_the_newest_revision():
-    assert migrate.head() == "0001"
+def test_head_is_the_newest_revision_and_revisions_form_one_chain_from_0001():
+    assert migrate.head() == REVISIONS[-1]
+    assert REVISIONS[0] == "0001"
+    assert len(migrate.script_directory().get_heads()) == 1
+
+
+def test_upgrade_and_downgrade_one_revision_at_a_time(db_url: str):
+    engine = make_engine(db_url)
+    before = _schema(engine)
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == [revision]
+    for parent, revision in reversed(list(zip(["base", *REVISIONS], REVISIONS, strict=False))):
+        assert migrate.downgrade(db_url, parent) == [revision]
+    assert _schema(engine) == before
+    engine.dispose()
 
 
 # --- Oracle offline scripts ------------------------------------------------------------------
@@ -176,7 +192,9 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.cleanup.sql"]
+    stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
+    assert list(rendered) == [f"{stem}.{kind}.sql" for stem in stems for kind in ("upgrade", "downgrade", "cleanup")]
+    assert stems[0] == "0001_sx_base"
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -312,9 +330,9 @@ def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first()
             assert VERSION_TABLE not in dropped, f"{name}: only the first revision owns the version table"
 
 
-def test_base_cleanup_names_every_soar_ext_object_of_the_extension_metadata():
-    """Independent of the rendered upgrade: the tables and indexes extension.py declares."""
-    dropped = {obj for _kind, obj in _cleanup_drops(_cleanup_scripts()["0001_sx_base.cleanup.sql"])}
+def test_cleanup_scripts_together_name_every_soar_ext_object_of_the_extension_metadata():
+    """Independent of the rendered upgrades: the tables and indexes extension.py declares."""
+    dropped = {obj for sql in _cleanup_scripts().values() for _kind, obj in _cleanup_drops(sql)}
     expected = {VERSION_TABLE} | {name for name, _table, _cols in LEGACY_INDEXES}
     for table in ext_metadata.tables.values():
         expected.add(table.name)

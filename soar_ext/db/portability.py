@@ -65,6 +65,16 @@ def none_if_blank(value: T) -> T | None:
     return value
 
 
+def clip_utf8(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (ending in "…" when cut), never splitting a character."""
+    if text is None:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[: max(0, limit - 3)].decode("utf-8", "ignore") + "…"
+
+
 def normalise_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """Copy of ``row`` with blank string values replaced by ``None``."""
     return {key: none_if_blank(value) for key, value in row.items()}
