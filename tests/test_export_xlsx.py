@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from soar_ext.clock import BEIJING
 from soar_ext.export import xlsx
@@ -396,8 +397,11 @@ def test_bad_columns_and_sheets_are_refused_with_a_clear_message(make: object, f
         ((3, 4.5, None, None, None, None), "「申请人」列：应为文本，实际为 float"),
         ((3, "张三", 330106, None, None, None), "「身份证号」列：身份证号应为文本"),
         ((3, "张三", None, "65.3平方米", None, None), "「建筑面积」列：应为数字，实际为 str"),
-        ((3, "张三", None, float("nan"), None, None), "「建筑面积」列：应为有限的数字"),
-        ((3, "张三", None, Decimal("Infinity"), None, None), "「建筑面积」列：应为有限的数字"),
+        ((3, "张三", None, float("nan"), None, None), "「建筑面积」列：应为 Excel 能保存的有限数字"),
+        ((3, "张三", None, Decimal("Infinity"), None, None), "「建筑面积」列：应为 Excel 能保存的有限数字"),
+        ((3, "张三", None, Decimal("sNaN"), None, None), "「建筑面积」列：应为 Excel 能保存的有限数字"),
+        ((3, "张三", None, Decimal("1E+400"), None, None), "「建筑面积」列：应为 Excel 能保存的有限数字"),
+        ((3, "张三", None, 10**400, None, None), "「建筑面积」列：应为 Excel 能保存的有限数字"),
         ((3, "张三", None, None, "2024-06-30", None), "「摇号日期」列：应为日期，实际为 str"),
         ((3, "张三", None, None, dt.date(1899, 12, 31), None), "「摇号日期」列：Excel 不能保存 1900-01-01 以前的日期"),
         ((3, "张三", None, None, None, 1719734400), "「关联时间」列：应为日期时间，实际为 int"),
@@ -489,3 +493,19 @@ def test_temporary_sheet_files_are_removed_after_success(tmp_path: Path, monkeyp
     write_xlsx(io.BytesIO(), [SheetSpec("一", COLUMNS, ROWS)], full_ids=False)
 
     assert list(scratch.iterdir()) == []
+
+
+def test_rows_can_stream_straight_from_a_database_cursor(tmp_path: Path) -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER, name VARCHAR(20), area NUMERIC(10, 2))"))
+        conn.execute(text("INSERT INTO t VALUES (1, '杭州市西湖区文三路一百号', 65.37), (2, '李四', 48.5)"))
+        result = conn.execute(text("SELECT n, name, area FROM t ORDER BY n"))
+        columns = [Column("序号", "integer"), Column("地址"), Column("面积", "decimal")]
+        write_xlsx(tmp_path / "o.xlsx", [SheetSpec("清单", columns, result)], full_ids=False)
+
+    assert calamine_sheets(tmp_path / "o.xlsx")["清单"][1:] == [
+        [1.0, "杭州市西湖区文三路一百号", 65.37],
+        [2.0, "李四", 48.5],
+    ]
+    assert openpyxl_book(tmp_path / "o.xlsx")["清单"].column_dimensions["B"].width == 12 * 2 + 2  # sized from the rows

@@ -8,10 +8,11 @@ row counts and whether IDs were full. Refused and failed exports are audited too
 
 from __future__ import annotations
 
-import io
 import logging
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from soar_ext import roles
@@ -89,12 +90,14 @@ def export_workbook(
         _audit_quietly(audit, "denied", {"required_role": required_role})
         raise
     full_ids = ctx.operator.has_role(roles.FULL_ID)
-    buffer = io.BytesIO()
-    try:
-        summary = write_xlsx(buffer, sheets, full_ids=full_ids)
-    except Exception as exc:
-        _audit_quietly(audit, "error", {"full_ids": full_ids, "error": mask_in_text(str(exc))[:500]})
-        raise
+    # Built on disk and read once: the workbook is held in memory only as the returned bytes.
+    with tempfile.TemporaryDirectory(prefix="soar-ext-export-") as scratch:
+        try:
+            summary = write_xlsx(Path(scratch) / "export.xlsx", sheets, full_ids=full_ids)
+        except Exception as exc:
+            _audit_quietly(audit, "error", {"full_ids": full_ids, "error": mask_in_text(str(exc))[:500]})
+            raise
+        file_bytes = (Path(scratch) / "export.xlsx").read_bytes()
     # A failure to audit must not hand out an unaudited file: it propagates.
     audit("ok", summary.audit_detail())
     return ActionResult(
@@ -102,7 +105,7 @@ def export_workbook(
         message=_message(name, summary),
         data=summary,
         file_name=name,
-        file_bytes=buffer.getvalue(),
+        file_bytes=file_bytes,
         content_type=XLSX_CONTENT_TYPE,
     )
 

@@ -111,18 +111,19 @@ def integer_value(value: object) -> str:
 
 
 def decimal_value(value: object) -> str:
-    """XML number text of a ``decimal`` column's value (``Decimal``, ``int`` or ``float``)."""
-    if isinstance(value, Decimal):
-        if value.is_finite():
-            return str(value)
-    elif isinstance(value, float):
-        if math.isfinite(value):
-            return repr(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        return str(int(value))
-    else:
+    """XML number text of a ``decimal`` column's value (``Decimal``, ``int`` or ``float``).
+
+    Excel keeps numbers as doubles, so the value is written as the double nearest to it.
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | float | int):
         raise CellValueError(f"应为数字，实际为 {describe_value(value)}")
-    raise CellValueError(f"应为有限的数字，实际为 {describe_value(value)}")
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):  # a huge int, a signalling NaN
+        number = math.nan
+    if not math.isfinite(number):
+        raise CellValueError(f"应为 Excel 能保存的有限数字，实际为 {describe_value(value)}")
+    return repr(number)
 
 
 def _naive(value: dt.datetime) -> dt.datetime:

@@ -396,7 +396,7 @@ class _SheetWriter:
             widest = cells.display_width(column.header) + 2  # room for the auto-filter button
             fixed = _FIXED_WIDTHS.get(column.kind)
             for values in sample:
-                if not isinstance(values, list | tuple) or len(values) <= index:
+                if isinstance(values, str | bytes) or not isinstance(values, Sequence) or len(values) <= index:
                     continue
                 value = values[index]
                 if value is not None:
