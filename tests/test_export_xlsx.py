@@ -215,6 +215,7 @@ def test_sheet_titles_are_made_valid_and_unique(tmp_path: Path) -> None:
     titles = [sheet.sheet_titles[0] for sheet in summary.sheets]
     assert titles == ["2024_06_清单_一____", "清单", "清单（2）", "Data", "data（2）", "工作表"]
     assert list(calamine_sheets(tmp_path / "out.xlsx")) == titles
+    assert list(summary.audit_detail()["sheets"]) == titles  # type: ignore[call-overload]
 
 
 def test_text_over_excel_cell_limit_is_clipped_with_a_visible_marker(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def _audit_quietly(
 
 
 def _message(name: str, summary: ExportSummary) -> str:
-    parts = [f"{sheet.title} {sheet.rows:,} 行" for sheet in summary.sheets[:_SHEETS_IN_MESSAGE]]
+    parts = [f"{sheet.sheet_titles[0]} {sheet.rows:,} 行" for sheet in summary.sheets[:_SHEETS_IN_MESSAGE]]
     listed = "，".join(parts) + ("等" if len(summary.sheets) > _SHEETS_IN_MESSAGE else "")
     ids = "含完整身份证号" if summary.full_ids else "身份证号已脱敏"
     message = f"已导出「{name}」，共 {summary.rows:,} 行（{listed}），{ids}。"

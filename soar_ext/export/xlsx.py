@@ -171,7 +171,7 @@ class ExportSummary:
         """Row counts and ID handling, for the export's audit record."""
         return {
             "rows": self.rows,
-            "sheets": {sheet.title: sheet.rows for sheet in self.sheets},
+            "sheets": {sheet.sheet_titles[0]: sheet.rows for sheet in self.sheets},  # unique, as written
             "full_ids": self.full_ids,
             "cleaned_cells": self.cleaned_cells,
             "clipped_cells": self.clipped_cells,
