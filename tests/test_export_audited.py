@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import create_engine
 
-from soar_ext import roles
+from soar_ext import hookimpl, roles
 from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.audit import AuditEvent, MemoryAuditSink
 from soar_ext.clock import FixedClock
@@ -17,8 +18,10 @@ from soar_ext.context import Operator, SoarContext
 from soar_ext.errors import InvalidInput, PermissionDenied
 from soar_ext.export.audited import download_name, export_workbook
 from soar_ext.export.xlsx import XLSX_CONTENT_TYPE, Column, ExportDataError, SheetSpec
+from soar_ext.hook_payloads import ActionRequest, ActionResult
 from soar_ext.idnumber import check_char
 from tests.export_readers import assert_no_formulas, calamine_sheets
+from tests.host_fixtures import make_context, make_host
 
 ID_A = "33010619850312123" + check_char("33010619850312123")
 AT = dt.datetime(2024, 6, 30, 10, 0)
@@ -173,3 +176,37 @@ def test_purpose_is_required() -> None:
 )
 def test_download_names_are_safe(given: str, offered: str) -> None:
     assert download_name(given) == offered
+
+
+class ExportingPlugin:
+    """A plugin whose 导出清单 action exports through the one export module."""
+
+    @hookimpl
+    def soar_action(self, ctx: SoarContext, request: ActionRequest) -> ActionResult | None:
+        if request.key != "demo.export":
+            return None
+        bad = bool(request.params.get("bad"))
+        rows = [(1, "张三", ID_A), ("二" if bad else 2, "李四", None)]
+        return export_workbook(ctx, file_name="清单", purpose="导出", sheets=[SheetSpec("清单", COLUMNS, rows)])
+
+
+@pytest.mark.parametrize(
+    ("granted", "params", "ok", "message"),
+    [
+        ({roles.CLERK}, {}, False, "您没有「数据导出」权限，不能导出「清单.xlsx」。请联系系统管理员开通。"),
+        ({roles.EXPORTER}, {}, True, "已导出「清单.xlsx」，共 2 行（清单 2 行），身份证号已脱敏。"),
+        ({roles.EXPORTER}, {"bad": 1}, False, "工作表「清单」第 2 行数据「序号」列：应为整数，实际为 str '二'"),
+    ],
+)
+def test_a_plugin_action_exports_through_the_host(granted: set[str], params: dict, ok: bool, message: str) -> None:
+    host = make_host([("demo_export", ExportingPlugin())])
+    operator = Operator(id="u042", name="李导出", roles=frozenset(granted))
+    with create_engine("sqlite://").connect() as conn:  # the host runs each plugin in a savepoint
+        ctx = make_context(conn, host, operator=operator)
+        result = host.action(ctx, ActionRequest(key="demo.export", params=params, plugin="demo_export"))
+
+    assert (result.ok, result.message) == (ok, message)
+    assert (result.file_bytes is not None) == ok
+    assert [event.result_status for event in ctx.audit.events] == [  # type: ignore[attr-defined]
+        "ok" if ok else ("denied" if not params else "error")
+    ]
