@@ -510,3 +510,10 @@ def test_rows_can_stream_straight_from_a_database_cursor(tmp_path: Path) -> None
         [2.0, "李四", 48.5],
     ]
     assert openpyxl_book(tmp_path / "o.xlsx")["清单"].column_dimensions["B"].width == 12 * 2 + 2  # sized from the rows
+
+
+def test_integers_in_text_columns_are_written_as_text(tmp_path: Path) -> None:
+    path = write(tmp_path, [SheetSpec("房源", [Column("房号"), Column("编号")], [(1203, "0012"), (-5, "1E3")])])
+
+    assert calamine_sheets(path)["房源"][1:] == [["1203", "0012"], ["-5", "1E3"]]
+    assert {cell.data_type for row in openpyxl_book(path)["房源"].iter_rows(min_row=2) for cell in row} == {"s"}
