@@ -11,6 +11,8 @@ INSPECTOR: Final = "inspector"
 VERIFIER: Final = "verifier"
 BATCH_CHECKER: Final = "batch_checker"
 EXPORTER: Final = "exporter"
+#: May see full ID numbers in exports (others get them masked, ``330106********123X``).
+FULL_ID: Final = "full_id"
 ADMIN: Final = "admin"
 FULL_ID: Final = "full_id"
 """May see full ID numbers on screens and in exports (everyone else sees them masked)."""
@@ -21,6 +23,7 @@ LABELS: Final = {
     VERIFIER: "核查人员",
     BATCH_CHECKER: "批量核查人员",
     EXPORTER: "数据导出",
+    FULL_ID: "查看完整身份证号",
     ADMIN: "系统管理员",
     FULL_ID: "查看完整身份证号",
 }
