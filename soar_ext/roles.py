@@ -11,11 +11,9 @@ INSPECTOR: Final = "inspector"
 VERIFIER: Final = "verifier"
 BATCH_CHECKER: Final = "batch_checker"
 EXPORTER: Final = "exporter"
-#: May see full ID numbers in exports (others get them masked, ``330106********123X``).
+#: May see full ID numbers on screens and in exports (everyone else sees them masked, ``330106********123X``).
 FULL_ID: Final = "full_id"
 ADMIN: Final = "admin"
-FULL_ID: Final = "full_id"
-"""May see full ID numbers on screens and in exports (everyone else sees them masked)."""
 
 LABELS: Final = {
     CLERK: "业务经办",
@@ -25,7 +23,6 @@ LABELS: Final = {
     EXPORTER: "数据导出",
     FULL_ID: "查看完整身份证号",
     ADMIN: "系统管理员",
-    FULL_ID: "查看完整身份证号",
 }
 
 
