@@ -4,13 +4,13 @@ What is measured
     A person whose business is completed (业务办结) in a SQLite temp database (legacy schema +
     soar-ext migrations), the Big Data gateway simulator on loopback — in a process of its own, as
     the real gateway is another machine, so that its work does not share this process's
-    interpreter lock — with a different latency per category, spread evenly over 50–300 ms, and
-    the ``verification`` plugin run through
-    ``SoarHost.action`` (``verification.run``: twelve concurrent queries, their twelve write-ahead audit entries in the
-    durable audit store (intents committed before the queries, outcomes after), the
-    verification and its twelve snapshots written, the changes since the previous verification
-    worked out, the page built). Side by side, in the same run and through the same client and
-    runner, each round times:
+    interpreter lock — with a different latency per category, spread evenly over 50–300 ms (the
+    simulator's per-interface latency), and the ``verification`` plugin run through
+    ``SoarHost.action`` (``verification.run``: twelve concurrent queries, their twelve write-ahead
+    audit entries in the durable audit store (intents committed before the queries, outcomes
+    after), the verification and its twelve snapshots written, the changes since the previous
+    verification worked out, the page built). Side by side, in the same run and through the same client and
+    adapter registry, each round times:
 
     - the full verification (``SoarHost.action``), what the clerk waits for;
     - one query of the slowest category alone (the floor: nothing can answer sooner);
@@ -28,12 +28,10 @@ Run: ``.venv/bin/python benchmarks/verification_latency.py [--runs 20] [--genera
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import multiprocessing
 import os
 import random
-import re
 import secrets
 import tempfile
 import time
@@ -47,9 +45,10 @@ from sqlalchemy import func, insert, select
 
 from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.bigdata import CATEGORIES, CATEGORY_CODES, BigDataClient, BigDataSettings
-from soar_ext.adapters.common import HttpSettings, SyncRunner
+from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG, create_app
 from soar_ext.adapters.simulators.common import SimulatorServer
+from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.audit_store import read_entries
 from soar_ext.clock import FixedClock
 from soar_ext.config import Config
@@ -69,27 +68,14 @@ PLUGIN = "verification"
 PERSON_ID = "RY0000000001"
 GOAL = 1.2
 VERIFIER = Operator(id="u101", name="赵核查", roles=frozenset({"verifier"}), district="330106")
-_BUSINESS_PATH = re.compile(r"^/(?:gateway/api/[^/]+/dataSharing/(?P<g1>[^/]+)\.htm|irs/api/(?P<g2>[^/]+))$")
 
 
-class InterfaceLatency:
-    """ASGI layer in front of the simulator: a fixed delay per business interface."""
-
-    def __init__(self, app: Any, delays: dict[str, float]) -> None:
-        self.app = app
-        self.delays = delays
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and (match := _BUSINESS_PATH.match(scope.get("path", ""))):
-            await asyncio.sleep(self.delays.get(match.group("g1") or match.group("g2"), 0.0))
-        await self.app(scope, receive, send)
-
-
-def serve_simulator(delays: dict[str, float], id_number: str, port_out: Any, stop: Any) -> None:
-    """Child process: the simulator behind :class:`InterfaceLatency`; sends its URL, serves until ``stop``."""
-    app = create_app()
+def serve_simulator(delays_ms: dict[str, int], id_number: str, port_out: Any, stop: Any) -> None:
+    """Child process: the simulator with its per-interface latency; sends its URL, serves until ``stop``."""
+    config = SimulatorConfig(interface_latency_ms={code: (ms, ms) for code, ms in delays_ms.items()})
+    app = create_app(config=config)
     app.state.sim.set_full_profile(id_number)  # every category answers with records
-    server = SimulatorServer(InterfaceLatency(app, delays), name="bigdata")
+    server = SimulatorServer(app, name="bigdata")
     port_out.send(server.start())
     stop.wait()
     server.stop()
@@ -152,16 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = f"sqlite:///{Path(tmp) / 'soar.db'}"
         id_number = build_database(url)
         engine = make_engine(url)
-        delays = {CATEGORIES[code].interface_id: ms / 1000 for code, ms in delays_ms.items()}
         processes = multiprocessing.get_context("spawn")
         receive_url, send_url = processes.Pipe(duplex=False)
         stop = processes.Event()
-        simulator = processes.Process(target=serve_simulator, args=(delays, id_number, send_url, stop), daemon=True)
+        simulator = processes.Process(target=serve_simulator, args=(delays_ms, id_number, send_url, stop), daemon=True)
         simulator.start()
         if not receive_url.poll(30):
             raise RuntimeError("the simulator process did not start")
         base_url = receive_url.recv()
-        runner = SyncRunner("bench-adapters")
         http = HttpSettings(
             base_url=base_url,
             connect_timeout=1.0,
@@ -183,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plugin_settings={PLUGIN: {"time_budget_seconds": args.budget}},
             audit={"digest_secret": Secret(secrets.token_hex(16))},
         )
-        registry = AdapterRegistry(config, runner=runner, instances={"bigdata": client})
+        registry = AdapterRegistry(config, instances={"bigdata": client})
         host = SoarHost(config, plugins=[(PLUGIN, verification)], load_entry_points=False, adapters=registry)
         clock = FixedClock(dt.datetime(2024, 7, 1, 9, 0))
         try:
@@ -212,13 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             def single() -> float:
                 t0 = time.perf_counter()
-                runner.run(client.query(slowest, id_number, "陈晓明", purpose="基准测试"), timeout=10)
+                registry.run(client.query(slowest, id_number, "陈晓明", purpose="基准测试"), timeout=10)
                 return (time.perf_counter() - t0) * 1000
 
             def one_at_a_time() -> float:
                 t0 = time.perf_counter()
                 for code in CATEGORY_CODES:
-                    runner.run(client.query(code, id_number, "陈晓明", purpose="基准测试"), timeout=10)
+                    registry.run(client.query(code, id_number, "陈晓明", purpose="基准测试"), timeout=10)
                 return (time.perf_counter() - t0) * 1000
 
             fulls, singles, loops = Series("full"), Series("single"), Series("loop")
@@ -236,8 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats = httpx.get(f"{base_url}/_admin/stats", timeout=5).json()
             calls = int(stats["calls"].get(f"gen{args.generation}:business", 0))
         finally:
-            runner.run(client.aclose(), timeout=5)
-            runner.close()
+            registry.close()
             stop.set()
             simulator.join(10)
         with engine.connect() as conn:

@@ -146,9 +146,8 @@ def _demo_verification(host: SoarHost, ctx: SoarContext, sim: object) -> list[st
     if not first.ok:
         return lines
     # upstream records change: the registration moves out of Hangzhou, a car is bought
-    vehicles = sim.records_for(person.sfzh, person.xm, "vehicles")  # type: ignore[attr-defined]
     bought = {"syr": person.xm, "sfzh": person.sfzh, "hphm": "浙A12345", "hpzl": "52", "clpp": "比亚迪", "zt": "A"}
-    sim.set_records(person.sfzh, "vehicles", [*vehicles, bought])  # type: ignore[attr-defined]
+    sim.add_record(person.sfzh, "vehicles", bought)  # type: ignore[attr-defined]
     sim.set_household_status(person.sfzh, "2")  # type: ignore[attr-defined]
     second = host.action(ctx, request)
     lines.append(f"户籍迁出、新购车辆后再次核查：{second.message}")

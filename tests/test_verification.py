@@ -304,7 +304,7 @@ def test_rerun_of_a_complete_verification_or_of_an_answered_category_is_refused(
 def test_slow_source_times_out_while_the_others_return_within_budget(engine, sim, person) -> None:
     budget = 2.0
     desk = make_desk(engine, sim, budget=budget)
-    sim.faults.delay("marriage", budget * 3)
+    sim.delay("marriage", budget * 3)
     started = time.perf_counter()
     result = verify(desk, person[0])
     elapsed = time.perf_counter() - started
@@ -482,9 +482,14 @@ def test_every_upstream_call_leaves_an_audit_row(desk, sim, person) -> None:
     sim.faults.take_down("student_status")
     page = page_of(verify(desk, ryid))
     rows = desk.audit_rows()
-    # one entry per request the gateway received (the simulator answered 11, the outage layer 1)
+    # one entry per request the gateway received: the simulator answered 11 with this person's data
+    # (its per-subject counts), the outage layer refused the twelfth
     assert len(rows) == sum(sim.faults.requests.values()) == 12
-    assert sim.business_calls() == 11
+    assert sim.asked(idn) == 11 and sim.asked(idn, "student_status") == 0
+    for code in CATEGORY_CODES:
+        audited = [r for r in rows if r.detail["category"] == code]
+        assert len(audited) == 1
+        assert sim.asked(idn, code) == (0 if code == "student_status" else 1)
     assert Counter(r.interfaces[0] for r in rows) == Counter(sim.faults.requests)
     for row in rows:
         assert row.state == "done" and row.finished_at is not None  # intent written first, then the outcome

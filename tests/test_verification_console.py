@@ -53,9 +53,7 @@ def test_clerk_verifies_a_person_sees_twelve_sources_then_what_changed_and_rerun
     console.screenshot(page, "verification-result")
 
     # the Big Data Bureau's records change: the registration moved out of Hangzhou, a car was bought
-    vehicles = sim.records_for(person.id_number, person.name, "vehicles")
-    bought = {"syr": person.name, "sfzh": person.id_number, "hphm": "浙A12345", "hpzl": "52", "zt": "A"}
-    sim.set_records(person.id_number, "vehicles", [*vehicles, bought])
+    sim.add_record(person.id_number, "vehicles", {"hphm": "浙A12345", "hpzl": "52", "clpp": "比亚迪", "zt": "A"})
     sim.set_household_status(person.id_number, "2")
     open_person(page, console, person.ryid)
     verify_on_page(page)

@@ -41,7 +41,7 @@ def test_concurrent_reruns_of_one_verification_ask_the_failed_category_once(engi
         )
     vid = first.data.verification_id
     sim.faults.bring_up("vehicles")
-    sim.faults.delay("vehicles", 0.5)
+    sim.delay("vehicles", 0.5)
     asked = sim.faults.requests_for("vehicles")
     results = {}
 

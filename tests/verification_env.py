@@ -1,13 +1,12 @@
 """The Big Data simulator on loopback for the verification tests, and a SOAR database to verify in.
 
-The simulator is served behind :class:`InterfaceFaults`, a thin ASGI layer that can delay, take
-down or answer for chosen interfaces only (the simulator's own faults hit whichever request
-comes next), and counts the business requests per interface.
+The simulator's own configuration gives an interface its latency; its faults hit whichever
+request comes next, so the simulator is served behind :class:`InterfaceFaults`, a thin ASGI layer
+that takes down, or answers for, chosen interfaces only, and counts the requests it passes on.
 """
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import datetime as dt
 import re
@@ -15,14 +14,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy import Engine, func, select
 from starlette.responses import JSONResponse, Response
 
 from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.bigdata import CATEGORIES, BigDataClient, BigDataSettings
-from soar_ext.adapters.common import HttpSettings, SyncRunner
+from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG, create_app
 from soar_ext.adapters.simulators.common import SimulatorServer
+from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.audit_store import AuditRow, read_entries
 from soar_ext.clock import FixedClock
 from soar_ext.config import Config
@@ -48,24 +49,19 @@ def interface_of(category: str) -> str:
 
 
 class InterfaceFaults:
-    """ASGI layer in front of the simulator: per-interface delay, outage or fixed answer; request counts."""
+    """ASGI layer in front of the simulator: per-interface outage or fixed answer; request counts."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.state = app.state
-        self.delays: dict[str, float] = {}
         self.down: set[str] = set()
         self.answers: dict[str, tuple[int, bytes]] = {}
         self.requests: collections.Counter[str] = collections.Counter()
 
     def clear(self) -> None:
-        self.delays.clear()
         self.down.clear()
         self.answers.clear()
         self.requests.clear()
-
-    def delay(self, category: str, seconds: float) -> None:
-        self.delays[interface_of(category)] = seconds
 
     def take_down(self, category: str) -> None:
         self.down.add(interface_of(category))
@@ -91,8 +87,6 @@ class InterfaceFaults:
                 status, body = self.answers[interface]
                 await Response(body, status_code=status, media_type="application/json")(scope, receive, send)
                 return
-            if interface in self.delays:
-                await asyncio.sleep(self.delays[interface])
         await self.app(scope, receive, send)
 
 
@@ -102,7 +96,7 @@ class BigDataSim:
 
     server: SimulatorServer
     faults: InterfaceFaults
-    runner: SyncRunner
+    portal: BlockingPortal  # the loop the clients live on, shared by the registries of a module
     clients: list[BigDataClient] = field(default_factory=list)
 
     @property
@@ -110,12 +104,18 @@ class BigDataSim:
         return self.faults.state.sim
 
     def reset(self) -> None:
+        self.state.wait_idle()
         self.state.reset()
         self.faults.clear()
 
-    def business_calls(self) -> int:
-        """Business requests the simulator itself answered (both generations)."""
-        return self.state.plan.calls("gen1:business") + self.state.plan.calls("gen2:business")
+    def delay(self, category: str, seconds: float) -> None:
+        """Give one category's interface its own latency (the simulator's per-interface setting)."""
+        ms = seconds * 1000
+        self.state.configure(SimulatorConfig(interface_latency_ms={category: (ms, ms)}))
+
+    def asked(self, id_number: str, category: str | None = None) -> int:
+        """Requests the simulator answered with this subject's data (per category, or all)."""
+        return int(self.state.subjects.count(id_number, category))
 
     def client(self, *, generation: int = 1, **http: Any) -> BigDataClient:
         values: dict[str, Any] = {
@@ -143,7 +143,7 @@ class BigDataSim:
 
     def close_clients(self) -> None:
         for client in self.clients:
-            self.runner.run(client.aclose(), timeout=5)
+            self.portal.call(client.aclose)
         self.clients.clear()
 
 
@@ -151,13 +151,14 @@ def start_bigdata() -> Iterator[BigDataSim]:
     faults = InterfaceFaults(create_app())
     server = SimulatorServer(faults, name="bigdata")
     server.start()
-    runner = SyncRunner("verification-tests")
-    sim = BigDataSim(server, faults, runner)
     try:
-        yield sim
+        with start_blocking_portal(name="verification-tests") as portal:
+            sim = BigDataSim(server, faults, portal)
+            try:
+                yield sim
+            finally:
+                sim.close_clients()
     finally:
-        sim.close_clients()
-        runner.close()
         server.stop()
 
 
@@ -203,7 +204,7 @@ def make_desk(
         strict_plugins=True,
     )
     registry = AdapterRegistry(
-        config, runner=sim.runner, instances={"bigdata": sim.client(generation=generation, **(http or {}))}
+        config, portal=sim.portal, instances={"bigdata": sim.client(generation=generation, **(http or {}))}
     )
     host = SoarHost(config, plugins=[(PLUGIN, verification)], load_entry_points=False, adapters=registry)
     return Desk(engine, host, FixedClock(NOW))

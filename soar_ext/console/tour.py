@@ -336,13 +336,16 @@ def _verification_result(t: TourContext) -> None:
 
 
 def _verification_changes(t: TourContext) -> None:
-    """The Big Data Bureau now reports the registration moved out of Hangzhou: the second check says so."""
+    """The Big Data Bureau now reports a car bought and the registration moved out: the second check says so."""
     import httpx
 
     person = t.memo["verifiable"]
     bigdata = t.simulators.get("bigdata")
     if bigdata:
-        httpx.put(f"{bigdata}/_admin/household/{person.id_number}", json={"status": "2"}, timeout=5).raise_for_status()
+        car = {"hphm": "浙A12345", "hpzl": "52", "clpp": "比亚迪", "ccdjrq": "20241101", "zt": "A"}
+        admin = f"{bigdata}/_admin"
+        httpx.post(f"{admin}/records/{person.id_number}/vehicles", json={"record": car}, timeout=5).raise_for_status()
+        httpx.put(f"{admin}/household/{person.id_number}", json={"status": "2"}, timeout=5).raise_for_status()
     _verification_form(t)
     verify_on_page(t.page)
 
@@ -414,7 +417,7 @@ TOUR: tuple[Shot, ...] = (
     Shot("21-audit", "审计日志", _audit),
     Shot("22-person-verification-form", "人员详情：核查（填写查询事由）", _verification_form),
     Shot("23-verification-result", "核查结果：12类大数据共享数据", _verification_result),
-    Shot("24-verification-changes", "再次核查：与上次核查相比的变化（户籍迁出）", _verification_changes),
+    Shot("24-verification-changes", "再次核查：与上次核查相比的变化（新增车辆、户籍迁出）", _verification_changes),
 )
 
 
