@@ -231,7 +231,9 @@ def test_display_values_are_formatted_for_clerks(desk, sim, person) -> None:
     assert not [t for t in texts(result.data) if FULL_ID.search(t)]
 
 
-def test_one_source_down_shows_the_other_eleven_and_that_one_failed(desk, sim, person) -> None:
+@pytest.mark.parametrize("generation", [1, 2])
+def test_one_source_down_shows_the_other_eleven_and_that_one_failed(engine, sim, person, generation: int) -> None:
+    desk = make_desk(engine, sim, generation=generation)
     sim.faults.take_down("vehicles")
     result = verify(desk, person[0])
     found = states(result)
@@ -350,7 +352,9 @@ def _owner(idn: str, record: dict) -> dict:
     return {"syr": "陈晓明", "sfzh": idn, **record}
 
 
-def test_second_verification_shows_exactly_what_changed_upstream(desk, sim, person) -> None:
+@pytest.mark.parametrize("generation", [1, 2])
+def test_second_verification_shows_exactly_what_changed_upstream(engine, sim, person, generation: int) -> None:
+    desk = make_desk(engine, sim, generation=generation)
     ryid, idn, _application = person
     state = sim.state
     state.set_records(idn, "vehicles", [_owner(idn, VEHICLE)])
