@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from soar_ext.adapters.bigdata import CATEGORY_CODES
 from soar_ext.adapters.bigdata.categories import CATEGORIES
 from soar_ext.audit import subject_digest
+from soar_ext.context import Operator
 from soar_ext.db.codes import ApprovalStatus
 from soar_ext.db.extension import verification_snapshots, verifications
 from soar_ext.db.legacy import persons
@@ -229,6 +230,20 @@ def test_display_values_are_formatted_for_clerks(desk, sim, person) -> None:
     assert marriage["配偶身份证号"] == mask_id_number(spouse)
     assert not [t for t in texts(result.content) if FULL_ID.search(t)]
     assert not [t for t in texts(result.data) if FULL_ID.search(t)]
+
+
+def test_an_operator_with_the_full_id_role_sees_id_numbers_in_full(desk, sim, person) -> None:
+    ryid, idn, _application = person
+    spouse = "330106198809020021"
+    married = {"xm": "陈晓明", "sfzh": idn, "hyzk": "20", "poxm": "林静", "posfzh": spouse, "djrq": "20150506"}
+    sim.state.set_records(idn, "marriage", [married])
+    chief = Operator(id="u102", name="陈科长", roles=frozenset({"verifier", "full_id"}))
+    full = verify(desk, ryid, operator=chief)
+    assert dict(section(full, "婚姻").blocks[0].items)["配偶身份证号"] == spouse
+    assert idn in dict(section(full, "核查概况").blocks[0].items)["核查对象"]
+    shown = act(desk, verification.ACTION_SHOW, page_of(full).verification_id)  # a verifier without full_id
+    assert dict(section(shown, "婚姻").blocks[0].items)["配偶身份证号"] == mask_id_number(spouse)
+    assert not [t for t in texts(shown.content) if FULL_ID.search(t)]
 
 
 @pytest.mark.parametrize("generation", [1, 2])

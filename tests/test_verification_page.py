@@ -119,7 +119,7 @@ def _page(*views: CategoryView) -> VerificationPage:
     return VerificationPage(
         verification_id="V1",
         person_name="陈晓明",
-        subject_masked="330106********0038",
+        subject_id="330106********0038",
         purpose="复核",
         operator_name="赵核查",
         started_at=AT,

@@ -78,9 +78,9 @@ from soar_ext.hooks.verification_page import (
     display_time,
 )
 from soar_ext.hooks.verification_store import Snapshot, Verification
-from soar_ext.idnumber import InvalidIdNumber, mask_id_number, mask_in_text, normalize_id_number
+from soar_ext.idnumber import InvalidIdNumber, is_valid_id_number, mask_id_number, mask_in_text, normalize_id_number
 from soar_ext.log_masking import get_logger
-from soar_ext.roles import VERIFIER
+from soar_ext.roles import FULL_ID, VERIFIER
 
 PLUGIN_LABEL = "大数据核查"
 
@@ -437,7 +437,7 @@ def query_categories(
 # ---------------------------------------------------------------------------------- the page
 
 
-def _category_view(snapshot: Snapshot, baseline: Snapshot | None) -> CategoryView:
+def _category_view(snapshot: Snapshot, baseline: Snapshot | None, full_ids: bool) -> CategoryView:
     code = snapshot.category
     if snapshot.pending:
         return CategoryView(code, snapshot.state, snapshot.fetched_at, snapshot.attempt, reason=snapshot.reason)
@@ -448,29 +448,36 @@ def _category_view(snapshot: Snapshot, baseline: Snapshot | None) -> CategoryVie
         snapshot.fetched_at,
         snapshot.attempt,
         columns=display_columns(code),
-        rows=display_rows(code, records),
+        rows=display_rows(code, records, full_ids=full_ids),
         record_count=len(records),
         baseline_at=None if baseline is None else baseline.fetched_at,
         changes=None if baseline is None else compare(code, baseline.records or [], records),
     )
 
 
-def build_page(conn: Connection, verification: Verification, snapshots: Mapping[str, Snapshot]) -> VerificationPage:
-    """The page of a verification from its current snapshots, compared with each category's baseline."""
+def build_page(
+    conn: Connection, verification: Verification, snapshots: Mapping[str, Snapshot], *, full_ids: bool = False
+) -> VerificationPage:
+    """The page of a verification from its current snapshots, compared with each category's baseline.
+
+    ID numbers are shown in full only with ``full_ids`` (an operator holding ``roles.FULL_ID``).
+    """
     answered = {code: snap.fetched_at for code, snap in snapshots.items() if not snap.pending}
     base = store.baselines(conn, verification.ryid, verification.id, verification.started_at, answered)
     person = _person(conn, verification.ryid)
+    if person is not None and person.sfzh and not is_valid_id_number(person.sfzh):
+        full_ids = False  # a number no longer valid is not shown: it may not be the verified one
     return VerificationPage(
         verification_id=verification.id,
         person_name=(person.xm if person is not None else None) or "—",
-        subject_masked=verification.subject_masked or "—",
+        subject_id=(person.sfzh if full_ids and person is not None else verification.subject_masked) or "—",
         purpose=verification.purpose,
         operator_name=verification.operator_name or verification.operator_id or "",
         started_at=verification.started_at,
         finished_at=verification.finished_at,
         budget_seconds=float(verification.budget_seconds),
         categories=tuple(
-            _category_view(snapshots[code], base.get(code)) for code in CATEGORY_CODES if code in snapshots
+            _category_view(snapshots[code], base.get(code), full_ids) for code in CATEGORY_CODES if code in snapshots
         ),
         shadow=verification.run_mode == "shadow",
     )
@@ -528,7 +535,8 @@ def _run(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     )
     store.insert_verification(conn, verification)
     store.insert_snapshots(conn, verification_id, snapshots)
-    return _result(build_page(conn, verification, {s.category: s for s in snapshots}))
+    full_ids = ctx.operator.has_role(FULL_ID)
+    return _result(build_page(conn, verification, {s.category: s for s in snapshots}, full_ids=full_ids))
 
 
 def _stored(ctx: SoarContext, request: ActionRequest, *, lock: bool = False) -> Verification:
@@ -579,7 +587,7 @@ def _rerun(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     finished = max([verification.finished_at, *(s.fetched_at for s in snapshots)])
     store.record_progress(conn, verification.id, pending=still_pending, finished_at=finished)
     verification = replace(verification, pending_count=still_pending, finished_at=finished)
-    page = build_page(conn, verification, current)
+    page = build_page(conn, verification, current, full_ids=ctx.operator.has_role(FULL_ID))
     outcome = "，".join(f"{CATEGORIES[s.category].label}{STATE_LABELS[s.state]}" for s in snapshots)
     return _result(page, f"重新查询完成：{outcome}。{page.message()}")
 
@@ -601,7 +609,8 @@ def _show(ctx: SoarContext, request: ActionRequest) -> ActionResult:
             at=ctx.now(),
         )
     )
-    page = build_page(conn, verification, store.current_snapshots(conn, verification.id))
+    snapshots = store.current_snapshots(conn, verification.id)
+    page = build_page(conn, verification, snapshots, full_ids=ctx.operator.has_role(FULL_ID))
     operator = verification.operator_name or verification.operator_id or "—"
     return _result(page, f"核查记录：{display_time(verification.started_at)}，经办人{operator}。{page.counts_text()}。")
 

@@ -58,12 +58,17 @@ _PLATE_LABEL = "号牌号码"
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}")
 
 
-def display_value(label: str, value: object) -> str:
-    """The display text of one upstream value under its Chinese label."""
+def display_value(label: str, value: object, *, full_ids: bool = False) -> str:
+    """The display text of one upstream value under its Chinese label.
+
+    ID numbers are masked unless ``full_ids`` (the operator holds ``roles.FULL_ID``).
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         return EMPTY
     if label in _ID_LABELS:
         text = str(value).strip()
+        if full_ids and len(text) <= 18:
+            return text
         return mask_id_number(text) if len(text) == 18 else "*" * min(len(text), 18)
     if isinstance(value, bool):
         return "是" if value else "否"
@@ -93,11 +98,14 @@ def display_columns(category: str) -> tuple[str, ...]:
     return tuple(f.label for f in CATEGORIES[category].fields if f.label not in _SUBJECT_LABELS)
 
 
-def display_rows(category: str, records: Sequence[Mapping[str, object]]) -> tuple[tuple[str, ...], ...]:
+def display_rows(
+    category: str, records: Sequence[Mapping[str, object]], *, full_ids: bool = False
+) -> tuple[tuple[str, ...], ...]:
     """Display rows of a category's normalised records (the first :data:`MAX_DISPLAY_ROWS`), in column order."""
     columns = display_columns(category)
     return tuple(
-        tuple(display_value(label, record.get(label)) for label in columns) for record in records[:MAX_DISPLAY_ROWS]
+        tuple(display_value(label, record.get(label), full_ids=full_ids) for label in columns)
+        for record in records[:MAX_DISPLAY_ROWS]
     )
 
 
@@ -213,7 +221,7 @@ class VerificationPage:
 
     verification_id: str
     person_name: str
-    subject_masked: str
+    subject_id: str  # the ID number as shown: masked, or in full for an operator holding roles.FULL_ID
     purpose: str
     operator_name: str
     started_at: dt.datetime
@@ -261,7 +269,7 @@ class VerificationPage:
 
     def _summary(self) -> Section:
         items = (
-            ("核查对象", f"{self.person_name}（{self.subject_masked}）"),
+            ("核查对象", f"{self.person_name}（{self.subject_id}）"),
             ("查询事由", self.purpose),
             ("经办人", self.operator_name or EMPTY),
             ("开始时间", display_time(self.started_at)),
