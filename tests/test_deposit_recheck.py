@@ -342,8 +342,14 @@ def test_cli_deposit_recheck_writes_the_refund_list(engine, sim, url, tmp_path, 
     assert default.name in capsys.readouterr().out
     assert [row[1] for row in _refund_rows_read_back(default)[1:]] == [b[2]]
     assert len(_export_entries(url, host)) == 2
+    # -o DIR: the default name inside that directory
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(lists)]) == 0
+    (in_dir,) = lists.glob("押金退还清单-*.xlsx")
+    assert str(in_dir) in capsys.readouterr().out and len(_refund_rows_read_back(in_dir)) == 2
 
     missing = tmp_path / "no-such-dir" / "refunds.xlsx"
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(missing)]) == 2
-    assert "no-such-dir" in capsys.readouterr().err and len(_export_entries(url, host)) == 2
+    assert "no-such-dir" in capsys.readouterr().err and len(_export_entries(url, host)) == 3
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "--since", "yesterday"]) == 2
