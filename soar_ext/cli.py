@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -278,15 +280,27 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0 if args.recent else 1
 
 
+def _write_owner_only(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` completely or not at all, readable by its owner only (it holds personal data)."""
+    fd, part = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(part, path)
+    except BaseException:
+        Path(part).unlink(missing_ok=True)
+        raise
+
+
 def cmd_deposit_recheck(args: argparse.Namespace) -> int:
-    """Run the deposit-waiver re-check job and write the 押金退还 list."""
+    """Run the deposit-waiver re-check job and write the 押金退还 list (.xlsx, from the job's export)."""
     import datetime as dt
 
     from soar_ext.context import Operator
     from soar_ext.db.engine import make_engine
     from soar_ext.deposit_recheck import JOB_NAME
     from soar_ext.host import SoarHost
-    from soar_ext.roles import BATCH_CHECKER, EXPORTER
+    from soar_ext.roles import BATCH_CHECKER
 
     url = _url(args)
     if (refused := _refuse_missing_sqlite(url)) is not None:
@@ -297,10 +311,15 @@ def cmd_deposit_recheck(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"error: --since must be a date like 2024-07-01, got {args.since[:20]!r}", file=sys.stderr)
             return 2
+    output = Path(args.output) if args.output else None
+    if output is not None and not output.is_dir() and not output.parent.is_dir():
+        print(f"error: directory for --output not found: {output.parent}", file=sys.stderr)
+        return 2
     config = load_config(args.config)
-    # the command line is for maintainers with database access; the operator id goes into the audit log
+    # the command line is for maintainers with database access; the operator id goes into the audit log.
+    # The job's role is enough: the job hands out its refund list itself (export audited as export.refund_list).
     operator = Operator(
-        id=args.operator_id, name=args.operator_name or args.operator_id, roles=frozenset({BATCH_CHECKER, EXPORTER})
+        id=args.operator_id, name=args.operator_name or args.operator_id, roles=frozenset({BATCH_CHECKER})
     )
     host = SoarHost(config)
     engine = make_engine(url)
@@ -316,8 +335,17 @@ def cmd_deposit_recheck(args: argparse.Namespace) -> int:
     if not result.ok:
         return 1
     if result.file_bytes:
-        out = Path(args.output) if args.output else Path(result.file_name or "押金退还清单.csv")
-        out.write_bytes(result.file_bytes)
+        name = result.file_name or "押金退还清单.xlsx"
+        out = output / name if output is not None and output.is_dir() else output or Path(name)
+        try:
+            _write_owner_only(out, result.file_bytes)
+        except OSError as exc:
+            print(
+                f"error: could not write {out}: {exc.strerror or exc}"
+                " (the decisions are saved; run the command again to write the list)",
+                file=sys.stderr,
+            )
+            return 1
         print(f"押金退还清单：{out}")
     return 0
 
@@ -446,7 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     recheck.add_argument("--since", metavar="DATE", help="only decisions last updated on or after DATE (YYYY-MM-DD)")
     recheck.add_argument("--operator-id", required=True, help="who runs it (recorded in the audit log)")
     recheck.add_argument("--operator-name", help="the operator's name")
-    recheck.add_argument("--output", "-o", help="file for the 押金退还 list (default: 押金退还清单-<time>.csv)")
+    recheck.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Excel file (.xlsx) for the 押金退还 list, or a directory for it"
+        " (default: 押金退还清单-<time>.xlsx in the current directory); written only when there is something to refund",
+    )
     recheck.set_defaults(func=cmd_deposit_recheck)
 
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")

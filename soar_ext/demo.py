@@ -77,15 +77,11 @@ class DemoReport:
 @contextmanager
 def qianjiang_simulator() -> Iterator[dict[str, object]]:
     """The Qianjiang simulator on a free loopback port, with the settings a client needs."""
-    from soar_ext.adapters.simulators.common import SimulatorServer
-    from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET, create_app
+    from soar_ext.adapters.simulators.serve_all import client_section, serve
 
-    server = SimulatorServer(create_app(), name="qianjiang")
-    url = server.start()
-    try:
-        yield {"base_url": url, "app_id": DEFAULT_APP_ID, "app_secret": Secret(DEFAULT_APP_SECRET)}
-    finally:
-        server.stop()
+    with serve("qianjiang") as server:
+        section = client_section("qianjiang", server)
+        yield {**section, "app_secret": Secret(str(section["app_secret"]))}
 
 
 @contextmanager

@@ -10,7 +10,14 @@ runs it from the command line) re-scores each flagged household once the service
   ``needs_recheck`` = 0); one that still cannot stays flagged, unchanged;
 - SOAR's contracts are never changed (a draft is decided again when it is signed);
 - the signed contracts whose deposit was paid while the waiver applies are listed for a
-  refund (:func:`refund_rows`), written through one function (:func:`write_refund_list`).
+  refund (:func:`refund_rows`): shown as a table and handed out as an Excel workbook through
+  the one export module (:func:`export_refund_list`, which calls
+  ``soar_ext.export.audited.export_workbook``), audited once as the export ``export.refund_list``.
+
+The workbook needs the job's own role (批量核查人员), not 数据导出: it holds exactly the rows the
+operator already sees in the job's result table (no ID numbers; the applicant's name masked),
+and it is what the refunds are processed from — a re-check whose list could not be handed out
+would be of no use to the operator the job is for.
 
 Running the job twice is harmless: a decided household is no longer flagged and is not asked
 again, and the refund list is derived from the stored decisions and contracts.
@@ -18,14 +25,12 @@ again, and the refund list is derived from the stored decisions and contracts.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
@@ -36,6 +41,8 @@ from soar_ext.db.codes import ContractStatus, ContractType
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, families, persons
 from soar_ext.errors import InvalidInput
+from soar_ext.export.audited import export_workbook
+from soar_ext.export.xlsx import Column, SheetSpec
 from soar_ext.hook_payloads import ActionResult, Badge, ContractDraft, JobSpec, KeyValues, Notice, Table, TableRow
 from soar_ext.hooks import deposit_waiver as waiver
 from soar_ext.idnumber import mask_name
@@ -44,18 +51,22 @@ from soar_ext.roles import BATCH_CHECKER
 JOB_NAME = "deposit_waiver.recheck"
 JOB_LABEL = "押金减免待复核重新核验"
 PURPOSE = "公租房押金减免复核"
-REFUND_HEADERS = (
-    "合同编号",
-    "合同ID",
-    "家庭ID",
-    "主申请人",
-    "配租类型",
-    "已缴押金（元）",
-    "成员最高钱江分",
-    "减免分数线",
-    "复核时间",
+REFUND_TITLE = "押金退还清单"
+#: The audit action and purpose of handing out the refund list.
+REFUND_EXPORT_ACTION = "export.refund_list"
+REFUND_EXPORT_PURPOSE = "押金退还清单导出"
+REFUND_COLUMNS = (
+    Column("合同编号"),
+    Column("合同ID"),
+    Column("家庭ID"),
+    Column("主申请人"),
+    Column("配租类型"),
+    Column("已缴押金（元）", "decimal"),
+    Column("成员最高钱江分", "integer"),
+    Column("减免分数线", "integer"),
+    Column("复核时间", "datetime"),
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+REFUND_HEADERS = tuple(column.header for column in REFUND_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,22 @@ class RefundRow:
     threshold: int
     rechecked_at: dt.datetime
 
+    def values(self) -> tuple[object, ...]:
+        """The row for the workbook, one typed value per :data:`REFUND_COLUMNS` entry."""
+        return (
+            self.contract_code,
+            self.contract_id,
+            self.family_id,
+            self.applicant,
+            self.contract_type,
+            self.deposit,
+            self.max_score,
+            self.threshold,
+            self.rechecked_at,
+        )
+
     def cells(self) -> list[str]:
+        """The row as the result table on screen shows it."""
         return [
             self.contract_code,
             self.contract_id,
@@ -200,27 +226,26 @@ def refund_rows(conn: Connection, since: dt.datetime | None = None) -> Iterator[
         )
 
 
-def _cell(text: str) -> str:
-    # a spreadsheet must never read a cell as a formula
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def refund_sheet(rows: Iterable[RefundRow]) -> SheetSpec:
+    """The 押金退还 list as one worksheet for the export module (formula safety and formats are its part)."""
+    return SheetSpec(REFUND_TITLE, REFUND_COLUMNS, (row.values() for row in rows))
 
 
-def write_refund_list(target: BinaryIO, rows: Iterable[RefundRow]) -> int:
-    """Write the 押金退还 list (CSV, UTF-8 with BOM so Excel reads the Chinese headers); returns the row count.
+def export_refund_list(ctx: SoarContext, rows: Iterable[RefundRow]) -> ActionResult:
+    """The 押金退还 list as ``押金退还清单-<time>.xlsx``, through the export module (role-checked, audited once).
 
-    The one place the list's file format is decided: when the shared Excel export module is
-    available this function becomes a call to it with the same headers and rows.
+    The role is the job's own, 批量核查人员 (see the module docstring).
     """
-    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
-    writer.writerow(REFUND_HEADERS)
-    count = 0
-    for row in rows:
-        writer.writerow([_cell(c) for c in row.cells()])
-        count += 1
-    text.flush()
-    text.detach()
-    return count
+    listed = list(rows)
+    return export_workbook(
+        ctx,
+        file_name=f"{REFUND_TITLE}-{ctx.now():%Y%m%d-%H%M%S}",
+        purpose=REFUND_EXPORT_PURPOSE,
+        sheets=[refund_sheet(listed)],
+        required_role=BATCH_CHECKER,
+        action=REFUND_EXPORT_ACTION,
+        detail={"job": JOB_NAME, "contracts": [r.contract_id for r in listed][:200]},
+    )
 
 
 def recheck(ctx: SoarContext, *, since: object = None) -> RecheckSummary:
@@ -263,12 +288,15 @@ def recheck(ctx: SoarContext, *, since: object = None) -> RecheckSummary:
 
 
 def run_job(ctx: SoarContext, since: object = None) -> ActionResult:
-    """The job's entry point (``JobSpec.run``): the summary, the refund list as a table and a CSV file."""
+    """The job's entry point (``JobSpec.run``): the summary, the refund list as a table and as a workbook.
+
+    The workbook (``押金退还清单-<time>.xlsx``) comes only when there is something to refund.
+    """
     summary = recheck(ctx, since=since)
     table = Table(
         columns=list(REFUND_HEADERS),
         rows=[TableRow(cells=r.cells(), key=r.contract_id) for r in summary.refundable],
-        title="押金退还清单",
+        title=REFUND_TITLE,
         note="已签订合同不作修改；请按清单办理押金退还。",
         empty_text="暂无可退还押金的合同",
     )
@@ -285,30 +313,14 @@ def run_job(ctx: SoarContext, since: object = None) -> ActionResult:
     content: list[Any] = [counts, table]
     if summary.still_pending:
         content.insert(1, Notice("仍待复核的记录将在下次复核时重新查询（服务恢复或成员信息更正后）。", "warn"))
-    file_bytes = None
-    file_name = None
-    if summary.refundable:
-        buffer = io.BytesIO()
-        write_refund_list(buffer, summary.refundable)
-        file_bytes = buffer.getvalue()
-        file_name = f"押金退还清单-{ctx.now():%Y%m%d-%H%M%S}.csv"
-        ctx.audit.record(
-            AuditEvent(
-                action="export.refund_list",
-                operator_id=ctx.operator.id,
-                purpose="押金退还清单",
-                result_status="ok",
-                detail={"file_name": file_name, "rows": len(summary.refundable)},
-                at=ctx.now(),
-            )
-        )
+    exported = export_refund_list(ctx, summary.refundable) if summary.refundable else None
     return ActionResult(
         ok=True,
         message=summary.message(),
         data=summary,
-        file_name=file_name,
-        file_bytes=file_bytes,
-        content_type="text/csv; charset=utf-8" if file_bytes else None,
+        file_name=exported.file_name if exported else None,
+        file_bytes=exported.file_bytes if exported else None,
+        content_type=exported.content_type if exported else None,
         content=content,
     )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,16 +18,19 @@ from soar_ext.context import Operator
 from soar_ext.db.codes import ContractStatus, ContractType, Relation
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, persons
-from soar_ext.deposit_recheck import JOB_NAME, REFUND_HEADERS, RefundRow, write_refund_list
+from soar_ext.deposit_recheck import JOB_NAME, REFUND_HEADERS, REFUND_TITLE, RefundRow, refund_sheet
+from soar_ext.export.xlsx import XLSX_CONTENT_TYPE, write_xlsx
 from soar_ext.hook_payloads import ContractDraft
 from soar_ext.hooks import deposit_waiver
 from soar_ext.host import SoarHost
+from tests.export_readers import assert_no_formulas, calamine_sheets, openpyxl_book
 from tests.soar_builders import ADULT, add_contract, add_family
 from tests.soar_env import soar_database
 
 NOW = dt.datetime(2024, 7, 1, 10, 0)
 LATER = dt.datetime(2024, 7, 8, 9, 0)
 CLERK = Operator(id="u001", name="王经办", roles=frozenset({"clerk"}))
+# the job's role only: no 数据导出 (exporter), no 查看完整身份证号 (full_id)
 CHECKER = Operator(id="b001", name="复核员", roles=frozenset({"batch_checker"}))
 
 
@@ -110,6 +113,17 @@ def _flagged_households(engine, sim, host):
     return a, b, c
 
 
+def _refund_rows_read_back(source: Path | bytes) -> list[list[object]]:
+    """The refund list's rows as python-calamine reads them (the header first); it is the only sheet."""
+    sheets = calamine_sheets(source)
+    assert list(sheets) == [REFUND_TITLE]
+    return sheets[REFUND_TITLE]
+
+
+def _export_entries(engine_url: str, host: SoarHost):
+    return [e for e in read_entries(host.audit_store(engine_url)) if e.action == "export.refund_list"]
+
+
 def test_recheck_decides_flagged_households_and_lists_refundable_signed_contracts(engine, sim, url) -> None:
     host = _host(sim)
     a, b, c = _flagged_households(engine, sim, host)
@@ -132,14 +146,45 @@ def test_recheck_decides_flagged_households_and_lists_refundable_signed_contract
     (row,) = result.data.refundable
     assert row.contract_id == b[2] and row.deposit == Decimal("2400.00") and row.max_score == 760
     assert row.applicant == "张*"
-    assert result.file_name.endswith(".csv") and result.content_type.startswith("text/csv")
-    lines = list(csv.reader(io.StringIO(result.file_bytes.decode("utf-8-sig"))))
-    assert lines[0] == list(REFUND_HEADERS) and len(lines) == 2 and lines[1][1] == b[2] and lines[1][5] == "2400.00"
-    # every query audited write-ahead, for the re-check's purpose, plus the job and the list
+    # ... handed out as a workbook of the export module, to the batch checker (who has no exporter role)
+    assert result.file_name == "押金退还清单-20240708-090000.xlsx" and result.content_type == XLSX_CONTENT_TYPE
+    rows = _refund_rows_read_back(result.file_bytes)
+    assert rows == [
+        list(REFUND_HEADERS),
+        [
+            signed_before["htcode"],
+            b[2],
+            b[0],
+            "张*",
+            ContractType.LABELS[ContractType.NEW],
+            2400.0,
+            760.0,
+            700.0,
+            LATER,
+        ],
+    ]
+    sheet = openpyxl_book(result.file_bytes)[REFUND_TITLE]
+    assert [c.value for c in sheet[1]] == list(REFUND_HEADERS) and sheet.max_row == 2
+    code, _htid, _jtid, _name, _type, deposit, score, threshold, at = sheet[2]
+    assert (code.value, code.data_type) == (signed_before["htcode"], "s")
+    assert (deposit.value, deposit.data_type, deposit.number_format) == (2400, "n", "#,##0.00")
+    assert (score.value, score.number_format) == (760, "0") and (threshold.value, threshold.number_format) == (700, "0")
+    assert (at.value, at.number_format) == (LATER, "yyyy-mm-dd hh:mm:ss")
+    assert_no_formulas(result.file_bytes)
+    # every query audited write-ahead, for the re-check's purpose, plus the job, and the list once as an export
     entries = read_entries(host.audit_store(url))
     rechecks = [e for e in entries if e.purpose == "公租房押金减免复核" and e.action == "qianjiang.score"]
     assert len(rechecks) == 4 and all(e.state == "done" for e in rechecks)
-    assert {e.action for e in entries} >= {"qianjiang.score", JOB_NAME, "export.refund_list"}
+    assert {e.action for e in entries} >= {"qianjiang.score", JOB_NAME}
+    (export,) = _export_entries(url, host)
+    assert (export.operator_id, export.purpose, export.interfaces, export.result_status) == (
+        "b001",
+        "押金退还清单导出",
+        ("excel",),
+        "ok",
+    )
+    assert export.detail["file_name"] == result.file_name and export.detail["rows"] == 1
+    assert export.detail["contracts"] == [b[2]] and export.detail["full_ids"] is False
 
 
 def test_recheck_is_idempotent(engine, sim) -> None:
@@ -219,12 +264,46 @@ def test_since_limits_the_recheck_to_recent_decisions(engine, sim) -> None:
     assert not bad.ok and "复核起始日期" in bad.message
 
 
-def test_refund_list_cells_never_become_formulas() -> None:
+def test_refund_list_cells_that_look_like_formulas_stay_text() -> None:
     row = RefundRow("=HYPERLINK(1)", "HT1", "+JT1", "-张*", "@新配租", Decimal("1"), None, 700, NOW)
     buffer = io.BytesIO()
-    assert write_refund_list(buffer, [row]) == 1
-    cells = list(csv.reader(io.StringIO(buffer.getvalue().decode("utf-8-sig"))))[1]
-    assert cells[0] == "'=HYPERLINK(1)" and cells[2] == "'+JT1" and cells[3] == "'-张*" and cells[4] == "'@新配租"
+    assert write_xlsx(buffer, [refund_sheet([row])], full_ids=False).rows == 1
+    data = buffer.getvalue()
+    assert_no_formulas(data)
+    assert _refund_rows_read_back(data) == [
+        list(REFUND_HEADERS),
+        ["=HYPERLINK(1)", "HT1", "+JT1", "-张*", "@新配租", 1.0, "", 700.0, NOW],
+    ]
+    sheet = openpyxl_book(data)[REFUND_TITLE]
+    assert all(sheet.cell(2, column).quotePrefix for column in (1, 3, 4, 5)) and not sheet["B2"].quotePrefix
+
+
+def test_refund_workbook_keeps_formula_like_contract_codes_and_names_as_text(engine, sim, url) -> None:
+    host = _host(sim)
+    _a, b, _c = _flagged_households(engine, sim, host)
+    with engine.begin() as conn:  # what a hostile or careless entry in SOAR could hold
+        conn.execute(update(contracts).where(contracts.c.htid == b[2]).values(htcode='=HYPERLINK("http://x","y")'))
+        conn.execute(update(persons).where(persons.c.ryid == b[1][0][0]).values(xm="=1+2"))
+    result = _run(engine, sim)
+    assert result.ok
+    assert_no_formulas(result.file_bytes)
+    _header, values = _refund_rows_read_back(result.file_bytes)
+    assert values[0] == '=HYPERLINK("http://x","y")' and values[3] == "=***"
+    sheet = openpyxl_book(result.file_bytes)[REFUND_TITLE]
+    assert sheet["A2"].data_type == "s" and sheet["A2"].quotePrefix and sheet["D2"].quotePrefix
+
+
+def test_nothing_to_refund_means_no_file_and_no_export(engine, sim, url) -> None:
+    host = _host(sim)
+    family_id, people, htid = _family(engine)
+    sim.state.plan.set("status_5xx", status=503)
+    _sign(engine, host, htid, family_id)
+    sim.state.reset()
+    sim.state.set_score(people[0][1], 720)  # waived, but the draft was never signed: nothing was paid
+    result = _run(engine, sim)
+    assert result.ok and "可退还押金的已签合同 0 份" in result.message
+    assert (result.file_name, result.file_bytes, result.content_type) == (None, None, None)
+    assert _export_entries(url, host) == []
 
 
 def test_register_jobs_offers_the_recheck(engine, sim) -> None:
@@ -244,10 +323,33 @@ def test_cli_deposit_recheck_writes_the_refund_list(engine, sim, url, tmp_path, 
     monkeypatch.setenv("SOAR_EXT_QIANJIANG_APP_ID", DEFAULT_APP_ID)
     monkeypatch.setenv("SOAR_EXT_QIANJIANG_APP_SECRET", DEFAULT_APP_SECRET)
     monkeypatch.setenv("SOAR_EXT_DISABLE_EXTERNAL_PLUGINS", "1")
-    out = tmp_path / "refunds.csv"
+    out = tmp_path / "refunds.xlsx"
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "可退还押金的已签合同 1 份" in printed and str(out) in printed
-    lines = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
-    assert [line[1] for line in lines[1:]] == [b[2]]
+    rows = _refund_rows_read_back(out)
+    assert rows[0] == list(REFUND_HEADERS) and [row[1] for row in rows[1:]] == [b[2]]
+    assert openpyxl_book(out)[REFUND_TITLE]["B2"].value == b[2]
+    assert_no_formulas(out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600  # it holds personal data
+    (export,) = _export_entries(url, host)
+    assert export.operator_id == "admin1" and export.detail["file_name"].endswith(".xlsx")
+
+    # without -o: 押金退还清单-<time>.xlsx in the current directory (the list is derived again, nobody re-asked)
+    monkeypatch.chdir(tmp_path)
+    assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1"]) == 0
+    (default,) = tmp_path.glob("押金退还清单-*.xlsx")
+    assert default.name in capsys.readouterr().out
+    assert [row[1] for row in _refund_rows_read_back(default)[1:]] == [b[2]]
+    assert len(_export_entries(url, host)) == 2
+    # -o DIR: the default name inside that directory
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(lists)]) == 0
+    (in_dir,) = lists.glob("押金退还清单-*.xlsx")
+    assert str(in_dir) in capsys.readouterr().out and len(_refund_rows_read_back(in_dir)) == 2
+
+    missing = tmp_path / "no-such-dir" / "refunds.xlsx"
+    assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(missing)]) == 2
+    assert "no-such-dir" in capsys.readouterr().err and len(_export_entries(url, host)) == 3
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "--since", "yesterday"]) == 2
