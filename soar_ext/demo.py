@@ -87,16 +87,10 @@ def qianjiang_simulator() -> Iterator[dict[str, object]]:
 @contextmanager
 def bigdata_simulator() -> Iterator[tuple[str, object]]:
     """The Big Data gateway simulator on a free loopback port: its URL and its state (to change its data)."""
-    from soar_ext.adapters.simulators.bigdata import create_app
-    from soar_ext.adapters.simulators.common import SimulatorServer
+    from soar_ext.adapters.simulators.serve_all import serve
 
-    app = create_app()
-    server = SimulatorServer(app, name="bigdata")
-    url = server.start()
-    try:
-        yield url, app.state.sim
-    finally:
-        server.stop()
+    with serve("bigdata") as server:
+        yield server.base_url, server.state
 
 
 def _registry(config: Config, qianjiang: dict[str, object], bigdata_url: str) -> AdapterRegistry:
