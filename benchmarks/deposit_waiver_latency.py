@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import secrets
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -42,6 +40,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+from latency_stats import Series
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from soar_ext.adapter_registry import AdapterRegistry
@@ -201,25 +200,6 @@ def make_client(base_url: str, read_timeout: float) -> QianjiangClient:
         retry_attempts=1,  # a retry would hide a failure as extra latency
     )
     return QianjiangClient(QianjiangSettings(http=http, app_id=DEFAULT_APP_ID, app_secret=Secret(DEFAULT_APP_SECRET)))
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-@dataclass
-class Series:
-    label: str
-    samples_ms: list[float]
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.samples_ms)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.samples_ms, 0.95)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -75,11 +75,18 @@ def add_family(
     return family_id, people
 
 
-def add_application(conn: Connection, family_id: str, guarantee: str = GuaranteeType.PUBLIC_RENTAL) -> str:
+def add_application(
+    conn: Connection,
+    family_id: str,
+    guarantee: str = GuaranteeType.PUBLIC_RENTAL,
+    *,
+    status: str = ApprovalStatus.COMPLETED,
+) -> str:
     sqid = next_key("SQ")
+    completed = dt.date(2024, 3, 15) if status == ApprovalStatus.COMPLETED else None
     conn.execute(
         insert(applications).values(
-            sqid=sqid, jtid=family_id, pzzgzh=next_key("HZGZ"), bzlx=guarantee, spzt=ApprovalStatus.COMPLETED
+            sqid=sqid, jtid=family_id, pzzgzh=next_key("HZGZ"), bzlx=guarantee, spzt=status, bjrq=completed
         )
     )
     return sqid

@@ -142,7 +142,7 @@ def test_an_operator_without_the_role_sees_the_action_disabled_with_the_reason(c
     person_id, _name = running.lookup(person_with_family)
     page = console_page("demo-trainee", running)
     page.goto(running.url(f"/persons/{person_id}"))
-    action = page.locator(".contributed-action")
+    action = page.locator(".contributed-action[data-plugin='demo_feature']")
     expect(action.locator("button")).to_be_disabled()
     expect(action).to_contain_text("您没有「核查人员」权限")
     expect(action.locator("input[name='in.purpose']")).to_have_count(0)
@@ -154,7 +154,7 @@ def test_contributed_action_sends_its_inputs_and_shows_the_result(console_factor
     person_id, _name = running.lookup(person_with_family)
     page = console_page("demo-clerk", running)
     page.goto(running.url(f"/persons/{person_id}"))
-    action = page.locator(".contributed-action")
+    action = page.locator(".contributed-action[data-plugin='demo_feature']")
     action.locator("input[name='in.purpose']").fill("业务办结后复核")
     action.locator("input[name='in.categories'][value='03']").check()
     upload = tmp_path / "说明.txt"

@@ -12,7 +12,7 @@ from soar_ext.cli import main
 from soar_ext.config import Config
 from soar_ext.db.codes import ContractStatus, ContractType
 from soar_ext.db.engine import make_engine
-from soar_ext.db.extension import audit_log, deposit_decisions
+from soar_ext.db.extension import audit_log, deposit_decisions, verifications
 from soar_ext.db.legacy import contracts
 from soar_ext.demo import run_demo
 
@@ -43,9 +43,13 @@ def test_demo_covers_every_draft_and_rolls_back(url: str) -> None:
     assert report.waiver["waived"] > 0 and report.waiver["required"] > 0
     assert report.gate["blocked"] > 0 and report.confirmed and "可以签订" in report.confirmed
     assert set(report.filters) >= {"验房状态=待验房", "是否已签合同=是"}
+    assert "核查" in report.verification[0] and "12类中" in report.verification[1]
+    assert "  变化：户籍 迁出" in report.verification and "  变化：新增车辆 浙A·12345" in report.verification
+    assert report.startup_problems == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(deposit_decisions)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(verifications)).scalar_one() == 0
     # the score queries were really sent: their audit entries outlive the rollback, in the audit store
     entries = read_entries(open_audit_store(Config(), url), limit=10_000)
     assert len(entries) >= report.waiver["waived"] and all(e.state == "done" for e in entries)

@@ -20,11 +20,12 @@ from soar_ext.db.codes import ContractType, InspectionStatus
 from soar_ext.db.extension import ext_metadata
 from soar_ext.db.legacy import exchange_pairings, legacy_metadata
 from soar_ext.db.oracle_lint import StatementRecorder, lint_ddl, oracle_lint_dialect
-from soar_ext.hook_payloads import ActionRequest, ContractDraft
-from soar_ext.hooks import deposit_waiver, exchange_inspection
+from soar_ext.hook_payloads import ActionRequest, ContractDraft, DetailView
+from soar_ext.hooks import deposit_waiver, exchange_inspection, verification
 from tests.host_fixtures import make_context, make_host
 from tests.soar_builders import add_contract, add_family, add_pairing
 from tests.soar_env import soar_database, start_qianjiang
+from tests.verification_env import add_household, make_desk, start_bigdata
 
 NOW = dt.datetime(2024, 7, 1, 10, 0)
 
@@ -75,10 +76,36 @@ def _scenario(engine: Engine) -> None:
         sim_gen.close()
 
 
+def _verification_scenario(engine: Engine) -> None:
+    """核查: detail page, a verification with a failed category, its re-run, reading it back."""
+    sim_gen = start_bigdata()
+    sim = next(sim_gen)
+    try:
+        desk = make_desk(engine, sim)
+        _family, application, people = add_household(engine)
+        ryid = people[0][0]
+        sim.faults.take_down("vehicles")
+        with engine.begin() as conn:
+            ctx = desk.context(conn)
+            desk.host.detail_view(ctx, DetailView("person", ryid, application))
+            desk.host.detail_view(ctx, DetailView("person", ryid, None))
+            run = desk.host.action(ctx, ActionRequest(verification.ACTION_RUN, ryid, {"purpose": "年度复核"}))
+        sim.faults.bring_up("vehicles")
+        desk.clock.advance(days=1)
+        with engine.begin() as conn:
+            ctx = desk.context(conn)
+            desk.host.action(ctx, ActionRequest(verification.ACTION_RERUN, run.data.verification_id))
+            desk.host.action(ctx, ActionRequest(verification.ACTION_SHOW, run.data.verification_id))
+            desk.host.detail_view(ctx, DetailView("person", ryid, application))
+    finally:
+        sim_gen.close()
+
+
 def test_every_statement_compiles_cleanly_for_oracle(tmp_path: Path) -> None:
     engine = soar_database(f"sqlite:///{tmp_path / 'lint.db'}")
     with StatementRecorder(engine) as recorder:
         _scenario(engine)
+        _verification_scenario(engine)
     assert len(recorder.recorded) > 30, "the scenario should exercise many statements"
     assert recorder.lint() == []
     engine.dispose()

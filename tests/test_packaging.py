@@ -64,6 +64,9 @@ def test_wheel_has_plugins_migrations_and_entry_points(wheel: zipfile.ZipFile) -
         "soar_ext/hookspecs.py",
         "soar_ext/hooks/deposit_waiver.py",
         "soar_ext/hooks/exchange_inspection.py",
+        "soar_ext/hooks/verification.py",
+        "soar_ext/hooks/verification_page.py",
+        "soar_ext/migrations/versions/0004_sx_verification.py",
         "soar_ext/migrations/env.py",
         "soar_ext/migrations/script.py.mako",
         "soar_ext/migrations/versions/0001_sx_base.py",
@@ -81,13 +84,25 @@ def test_wheel_has_plugins_migrations_and_entry_points(wheel: zipfile.ZipFile) -
     assert not any(n.startswith(("tests/", "hooks/", "adapters/")) for n in names)
 
 
+def _implements_hooks(module_name: str) -> bool:
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"soar_ext.hooks.{module_name}")
+    return any(inspect.isfunction(value) and hasattr(value, "soar_impl") for value in vars(module).values())
+
+
 def test_every_plugin_module_is_an_entry_point() -> None:
+    """Modules under soar_ext/hooks that implement hooks are plugins; helper modules beside them implement none."""
     import tomllib
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["soar"]
     modules = {p.stem for p in (ROOT / "soar_ext" / "hooks").glob("*.py") if p.stem != "__init__"}
-    assert set(declared) == modules
+    plugins = {name for name in modules if _implements_hooks(name)}
+    assert set(declared) == plugins
     assert all(value == f"soar_ext.hooks.{name}" for name, value in declared.items())
+    helpers = modules - plugins
+    assert all(name.split("_")[0] in plugins for name in helpers), f"helper modules without their plugin: {helpers}"
 
 
 @pytest.mark.slow

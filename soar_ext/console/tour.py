@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, select
 from soar_ext.config import Config
 from soar_ext.db.codes import (
     AllocationKind,
+    ApprovalStatus,
     ContractStatus,
     ContractType,
     ExchangeKind,
@@ -33,6 +34,7 @@ from soar_ext.db.codes import (
 from soar_ext.db.legacy import (
     allocation_batches,
     allocation_houses,
+    applications,
     coconstruction_projects,
     contracts,
     exchange_pairings,
@@ -137,6 +139,52 @@ def person_with_family(conn: Connection) -> tuple[str, str]:
     return row.ryid, row.xm
 
 
+@dataclass(frozen=True)
+class Person:
+    ryid: str
+    name: str
+    id_number: str
+
+
+def _main_applicants_by_latest_application(conn: Connection, completed: bool) -> Iterator[Person]:
+    """Main applicants with a Zhejiang ID number whose family's latest application is (or is not) 业务办结."""
+    newer = applications.alias("newer")
+    latest = ~exists().where(
+        newer.c.jtid == applications.c.jtid,
+        (newer.c.sqrq > applications.c.sqrq)
+        | ((newer.c.sqrq == applications.c.sqrq) & (newer.c.sqid > applications.c.sqid)),
+    )
+    status = (
+        applications.c.spzt == ApprovalStatus.COMPLETED
+        if completed
+        else applications.c.spzt != ApprovalStatus.COMPLETED
+    )
+    rows = conn.execute(
+        select(persons.c.ryid, persons.c.xm, persons.c.sfzh)
+        .join(families, families.c.sqrid == persons.c.ryid)
+        .join(applications, applications.c.jtid == families.c.jtid)
+        .where(status, latest, persons.c.sfzh.like("33%"))
+        .order_by(persons.c.ryid)
+    )
+    for row in rows:
+        if is_valid_id_number(row.sfzh):
+            yield Person(row.ryid, row.xm, row.sfzh)
+
+
+def verifiable_person(conn: Connection) -> Person:
+    """A main applicant whose business is completed (业务办结): the person page offers 核查."""
+    for person in _main_applicants_by_latest_application(conn, completed=True):
+        return person
+    raise LookupError("no main applicant with a completed application")
+
+
+def unfinished_person(conn: Connection) -> Person:
+    """A main applicant whose family's application is not completed yet: no 核查 on the person page."""
+    for person in _main_applicants_by_latest_application(conn, completed=False):
+        return person
+    raise LookupError("no main applicant with an application in progress")
+
+
 def first_project(conn: Connection) -> str:
     return str(conn.execute(select(func.min(coconstruction_projects.c.pjxmid))).scalar_one())
 
@@ -163,6 +211,7 @@ class TourContext:
     base_url: str
     engine: Engine
     memo: dict[str, Any] = field(default_factory=dict)
+    simulators: Mapping[str, str] = field(default_factory=dict)  # name -> base URL (admin routes)
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base_url.rstrip("/") + path)
@@ -264,6 +313,43 @@ def _person_full_ids(t: TourContext) -> None:
     _person(t)
 
 
+VERIFICATION_PURPOSE = "公租房保障资格年度复核"
+VERIFY_ACTION = ".contributed-action[data-plugin='verification'][data-key='verification.run']"
+
+
+def _verification_form(t: TourContext) -> None:
+    t.login("demo-clerk")
+    person = t.memo.setdefault("verifiable", t.lookup(verifiable_person))
+    t.goto(f"/persons/{person.ryid}")
+    t.page.locator(f"{VERIFY_ACTION} textarea[name='in.purpose']").fill(VERIFICATION_PURPOSE)
+
+
+def verify_on_page(page: Page) -> None:
+    """Click 核查 on the person page (the purpose filled in) and wait for the result."""
+    page.locator(f"{VERIFY_ACTION} button", has_text="核查").click()
+    page.wait_for_selector(".flash")
+
+
+def _verification_result(t: TourContext) -> None:
+    _verification_form(t)
+    verify_on_page(t.page)
+
+
+def _verification_changes(t: TourContext) -> None:
+    """The Big Data Bureau now reports a car bought and the registration moved out: the second check says so."""
+    import httpx
+
+    person = t.memo["verifiable"]
+    bigdata = t.simulators.get("bigdata")
+    if bigdata:
+        car = {"hphm": "浙A12345", "hpzl": "52", "clpp": "比亚迪", "ccdjrq": "20241101", "zt": "A"}
+        admin = f"{bigdata}/_admin"
+        httpx.post(f"{admin}/records/{person.id_number}/vehicles", json={"record": car}, timeout=5).raise_for_status()
+        httpx.put(f"{admin}/household/{person.id_number}", json={"status": "2"}, timeout=5).raise_for_status()
+    _verification_form(t)
+    verify_on_page(t.page)
+
+
 def _projects(t: TourContext) -> None:
     t.login("demo-clerk")
     t.goto("/projects")
@@ -329,15 +415,29 @@ TOUR: tuple[Shot, ...] = (
     Shot("19-jobs", "批量作业", _jobs),
     Shot("20-plugins", "插件状态", _plugins),
     Shot("21-audit", "审计日志", _audit),
+    Shot("22-person-verification-form", "人员详情：核查（填写查询事由）", _verification_form),
+    Shot("23-verification-result", "核查结果：12类大数据共享数据", _verification_result),
+    Shot("24-verification-changes", "再次核查：与上次核查相比的变化（新增车辆、户籍迁出）", _verification_changes),
 )
 
 
-def run_tour(page: Page, base_url: str, engine: Engine, out: Path, shots: Sequence[Shot] = TOUR) -> list[Path]:
-    """Take ``shots`` in order with ``page`` (full-page PNGs named ``<shot>.png`` in ``out``)."""
+def run_tour(
+    page: Page,
+    base_url: str,
+    engine: Engine,
+    out: Path,
+    shots: Sequence[Shot] = TOUR,
+    *,
+    simulators: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Take ``shots`` in order with ``page`` (full-page PNGs named ``<shot>.png`` in ``out``).
+
+    ``simulators`` (name -> base URL) lets a shot change a simulator's data through its admin routes.
+    """
     out.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
     page.on("dialog", lambda dialog: dialog.accept())
-    context = TourContext(page, base_url, engine)
+    context = TourContext(page, base_url, engine, simulators=dict(simulators or {}))
     written = []
     for shot in shots:
         shot.take(context)
@@ -388,7 +488,9 @@ def take_screenshots(out: Path, *, chromium: str = CHROMIUM, households: int = 1
             )
             try:
                 page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
-                return run_tour(page, base_url, runtime.engine, out)
+                adapters = runtime.config.adapters.items()
+                urls = {name: str(section["base_url"]) for name, section in adapters if section.get("base_url")}
+                return run_tour(page, base_url, runtime.engine, out, simulators=urls)
             finally:
                 browser.close()
     finally:

@@ -1,8 +1,9 @@
 """soar-ext's own tables (prefix ``sx_``), added to SOAR's database by additive migrations.
 
 These tables hold what soar-ext decides and records: audit entries, plugin decisions
-(including shadow-mode ones), deposit-waiver decisions, and the leases of batch workers that
-share an upstream quota (:mod:`soar_ext.quota`). The migrations under
+(including shadow-mode ones), deposit-waiver decisions, the leases of batch workers that
+share an upstream quota (:mod:`soar_ext.quota`), and Big Data verifications with one snapshot per
+category and query attempt. The migrations under
 ``soar_ext/migrations`` create exactly these objects; a test checks the two agree.
 
 Also listed here: the indexes soar-ext adds to legacy tables for its new query filters
@@ -15,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -117,6 +119,54 @@ worker_leases = Table(
     Column("expires_at", DateTime, nullable=False, comment="租约到期时间（过期未续视为进程已退出）"),
     Index("ix_sx_worker_lease_pool", "pool", "expires_at"),
     comment="共享配额工作进程租约表",
+)
+
+verifications = Table(
+    "sx_verification",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="核查ID"),
+    Column("ryid", String(32), nullable=False, comment="人员ID（人员信息表）"),
+    Column("sqid", String(32), comment="业务办结的申请ID"),
+    Column("subject_masked", String(18), comment="核查对象身份证号（脱敏）"),
+    Column("subject_hash", String(64), comment="核查对象身份证号摘要（HMAC-SHA256，同审计表）"),
+    Column("purpose", String(600), nullable=False, comment="查询事由"),
+    Column("operator_id", String(32), comment="发起核查的操作员ID"),
+    Column("operator_name", String(60), comment="发起核查的操作员姓名"),
+    Column("run_mode", String(10), nullable=False, comment="插件模式（on 启用 / shadow 试运行）"),
+    Column("generation", Integer, nullable=False, comment="大数据局网关代次（1 一代 / 2 二代）"),
+    Column("budget_seconds", Numeric(6, 2), nullable=False, comment="核查时限（秒）"),
+    Column("started_at", DateTime, nullable=False, comment="开始时间"),
+    Column("finished_at", DateTime, nullable=False, comment="最近一次查询结束时间"),
+    Column("pending_count", Integer, nullable=False, comment="查询失败或超时、可重新查询的类别数"),
+    Index("ix_sx_verification_ryid", "ryid", "started_at"),
+    comment="大数据核查记录表",
+)
+
+verification_snapshots = Table(
+    "sx_verification_snapshot",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="快照ID"),
+    Column("verification_id", String(32), nullable=False, comment="核查ID"),
+    Column("category", String(40), nullable=False, comment="核查类别代码（如 vehicles 车辆）"),
+    Column("attempt", Integer, nullable=False, comment="查询序号（1 首次查询，2 起为重新查询）"),
+    Column(
+        "state",
+        String(12),
+        nullable=False,
+        comment="结果状态（found 正常返回 / no_record 无记录 / error 查询失败 / timeout 超时）",
+    ),
+    Column("record_count", Integer, comment="返回记录条数"),
+    Column("records_json", Text, comment="规范化数据（JSON，中文字段名；查询失败或超时为空）"),
+    Column("raw_digest", String(64), comment="原始返回数据摘要（SHA-256）"),
+    Column("interface_id", String(60), comment="大数据局接口ID"),
+    Column("reason", String(600), comment="查询失败或超时的原因（中文，已脱敏）"),
+    Column("duration_ms", Integer, comment="查询耗时（毫秒）"),
+    Column("operator_id", String(32), comment="本次查询的操作员ID"),
+    Column("fetched_at", DateTime, nullable=False, comment="获取时间"),
+    ForeignKeyConstraint(["verification_id"], ["sx_verification.id"], name="fk_sx_verif_snap_verif"),
+    UniqueConstraint("verification_id", "category", "attempt", name="uq_sx_verif_snap_attempt"),
+    CheckConstraint("state in ('found', 'no_record', 'error', 'timeout')", name="ck_sx_verif_snap_state"),
+    comment="大数据核查类别快照表（每类别每次查询一行）",
 )
 
 EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)

@@ -1,0 +1,54 @@
+-- soar-ext migration 0004 (0004_sx_verification): downgrade 0004 -> 0003
+-- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
+-- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
+-- WARNING: this undo script DELETES what soar-ext recorded; it cannot be rolled back.
+-- It drops, with every value they hold:
+--   table sx_verification_snapshot (all rows)
+--   table sx_verification (all rows)
+-- These may hold the personal-information access audit and business decisions. Before running
+-- it, count what would be lost and export what must be kept:
+--   SELECT COUNT(*) FROM sx_verification_snapshot;
+--   SELECT COUNT(*) FROM sx_verification;
+-- `soar-ext db downgrade` shows the same counts and refuses to drop data without --force.
+WHENEVER SQLERROR EXIT SQL.SQLCODE
+SET DEFINE OFF
+
+-- Guard: stop before any change unless the database is at revision 0004.
+DECLARE
+  expected VARCHAR2(32) := '0004';
+  found    VARCHAR2(32);
+  n        NUMBER;
+BEGIN
+  SELECT COUNT(*) INTO n FROM all_tables
+   WHERE owner = SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') AND table_name = 'SX_SCHEMA_VERSION';
+  IF n > 0 THEN
+    EXECUTE IMMEDIATE 'SELECT MAX(version_num) FROM sx_schema_version' INTO found;
+  END IF;
+  IF NVL(found, '-') <> NVL(expected, '-') THEN
+    RAISE_APPLICATION_ERROR(-20001, 'soar-ext: database is at revision ' || NVL(found, 'base')
+      || ', this script needs ' || NVL(expected, 'base'));
+  END IF;
+END;
+/
+
+-- Running downgrade 0004 -> 0003
+
+DROP TABLE sx_verification_snapshot
+
+/
+
+DROP INDEX ix_sx_verification_ryid
+
+/
+
+DROP TABLE sx_verification
+
+/
+
+UPDATE sx_schema_version SET version_num='0003' WHERE sx_schema_version.version_num = '0004'
+
+/
+
+COMMIT
+
+/
