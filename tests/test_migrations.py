@@ -56,29 +56,34 @@ def _ours(schema: dict[str, dict[str, object]]) -> set[str]:
     return {name for name in schema if name.startswith(PREFIX)}
 
 
+def _revisions() -> list[str]:
+    """Revision ids from the base to the head."""
+    return [script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))]
+
+
 def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: str):
     engine = make_engine(db_url)
     before = _schema(engine)
     assert migrate.current(db_url) is None
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == _revisions()
     assert migrate.current(db_url) == migrate.head()
     upgraded = _schema(engine)
     assert _ours(upgraded) == {t.name for t in ext_metadata.tables.values()} | {VERSION_TABLE}
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == [migrate.head()]
+    assert migrate.downgrade(db_url) == _revisions()[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
-    assert migrate.upgrade(db_url) == [migrate.head()]
+    assert migrate.upgrade(db_url) == _revisions()
     assert _schema(engine) == upgraded
     engine.dispose()
 
 
 def test_second_upgrade_applies_nothing(db_url: str):
-    assert migrate.upgrade(db_url) == ["0001"]
+    assert migrate.upgrade(db_url) == _revisions()
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
@@ -123,8 +128,8 @@ def test_upgraded_database_matches_ext_metadata(db_url: str):
 def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert not (tmp_path / "alembic.ini").exists()
-    assert migrate.upgrade(db_url) == ["0001"]
-    assert migrate.downgrade(db_url, "base") == ["0001"]
+    assert migrate.upgrade(db_url) == _revisions()
+    assert migrate.downgrade(db_url, "base") == _revisions()[::-1]
 
 
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
@@ -132,13 +137,25 @@ def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(t
     legacy_metadata.create_all(engine)
     assert migrate.downgrade(engine) == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
-    assert migrate.upgrade(engine) == ["0001"]
-    assert migrate.current(engine) == "0001"
+    assert migrate.upgrade(engine) == _revisions()
+    assert migrate.current(engine) == migrate.head()
     engine.dispose()
 
 
-def test_head_is_the_newest_revision():
-    assert migrate.head() == "0001"
+def test_revisions_form_one_chain_from_the_base_to_the_head():
+    assert _revisions() == ["0001", "0006"]
+    assert migrate.head() == "0006"
+
+
+def test_downgrade_to_the_previous_revision_removes_only_that_revisions_objects(db_url: str):
+    migrate.upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    at_0001 = _schema(engine)
+    assert migrate.upgrade(db_url) == ["0006"]
+    assert {"sx_alloc_link", "sx_alloc_change"} <= _ours(_schema(engine))
+    assert migrate.downgrade(db_url, "0001") == ["0006"]
+    assert _schema(engine) == at_0001
+    engine.dispose()
 
 
 # --- Oracle offline scripts ------------------------------------------------------------------
@@ -176,7 +193,9 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == ["0001_sx_base.upgrade.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.cleanup.sql"]
+    stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
+    assert stems == ["0001_sx_base", "0006_sx_allocation"]
+    assert list(rendered) == [f"{stem}.{step}.sql" for stem in stems for step in ("upgrade", "downgrade", "cleanup")]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -312,9 +331,9 @@ def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first()
             assert VERSION_TABLE not in dropped, f"{name}: only the first revision owns the version table"
 
 
-def test_base_cleanup_names_every_soar_ext_object_of_the_extension_metadata():
-    """Independent of the rendered upgrade: the tables and indexes extension.py declares."""
-    dropped = {obj for _kind, obj in _cleanup_drops(_cleanup_scripts()["0001_sx_base.cleanup.sql"])}
+def test_cleanup_scripts_together_name_every_soar_ext_object_of_the_extension_metadata():
+    """Independent of the rendered upgrades: the tables and indexes extension.py declares."""
+    dropped = {obj for sql in _cleanup_scripts().values() for _kind, obj in _cleanup_drops(sql)}
     expected = {VERSION_TABLE} | {name for name, _table, _cols in LEGACY_INDEXES}
     for table in ext_metadata.tables.values():
         expected.add(table.name)
