@@ -69,6 +69,9 @@ def test_db_sql_renders_oracle_scripts(tmp_path: Path, capsys: pytest.CaptureFix
         "0001_sx_base.cleanup.sql",
         "0001_sx_base.downgrade.sql",
         "0001_sx_base.upgrade.sql",
+        "0006_sx_allocation.cleanup.sql",
+        "0006_sx_allocation.downgrade.sql",
+        "0006_sx_allocation.upgrade.sql",
     ]
     assert main(["db", "sql", "--legacy"]) == 0
     assert "COMMENT ON TABLE" in capsys.readouterr().out

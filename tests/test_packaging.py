@@ -41,9 +41,12 @@ def test_wheel_has_plugins_migrations_and_entry_points(wheel: zipfile.ZipFile) -
         "soar_ext/hookspecs.py",
         "soar_ext/hooks/deposit_waiver.py",
         "soar_ext/hooks/exchange_inspection.py",
+        "soar_ext/hooks/allocation.py",
+        "soar_ext/allocation/links.py",
         "soar_ext/migrations/env.py",
         "soar_ext/migrations/script.py.mako",
         "soar_ext/migrations/versions/0001_sx_base.py",
+        "soar_ext/migrations/versions/0006_sx_allocation.py",
         "soar_ext/py.typed",
     ):
         assert required in names, required
