@@ -120,7 +120,7 @@ COMMENT ON COLUMN sx_alloc_change.sqid IS '申请ID'
 
 /
 
-COMMENT ON COLUMN sx_alloc_change.action IS '变更类型（link 关联 / unlink 解除关联 / relink 改为关联 / drop 移出批次后清除 / add 添加选房人员）'
+COMMENT ON COLUMN sx_alloc_change.action IS '变更类型（link 关联 / unlink 解除关联 / relink 改为关联 / drop 移出批次清除 / add 添加）'
 
 /
 
