@@ -48,17 +48,18 @@ import psycopg
 from pg_bench import (
     ADMIN_URL,
     GOAL_P95_MS,
+    Measured,
     Result,
     analyze,
-    create_database,
     create_indexes,
-    drop_database,
     drop_indexes,
     legacy_index_ddl,
-    plan_digest,
-    plan_text,
+    print_plans,
+    print_why,
     run_query,
     server_settings,
+    throwaway_database,
+    unreachable,
     vacuum_analyze,
 )
 from pg_bench import existing_indexes as indexes_on
@@ -74,7 +75,6 @@ from soar_ext.db.codes import (
     InspectionStatus,
     PairingStatus,
 )
-from soar_ext.db.engine import make_engine
 from soar_ext.db.legacy import exchange_pairings, legacy_metadata
 from soar_ext.db.migrate import upgrade
 from soar_ext.db.paging import count_statement, shown_total
@@ -367,9 +367,6 @@ def print_row(name: str, kind: str, r: Result) -> None:
     )
 
 
-Measured = dict[str, dict[str, Result]]  # screen key -> kind -> result
-
-
 def measure_all(conn: Connection, args: argparse.Namespace, title: str, kinds: Sequence[str]) -> Measured:
     print(f"\n== {title}")
     print(HEADER)
@@ -534,17 +531,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     scale = Scale.for_pairings(args.pairings)
     wall = time.perf_counter()
-    try:
-        url = create_database(args.admin_url)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {args.admin_url.split('@')[-1]}: {exc}", file=sys.stderr)
+    print("exchange_query_pg — exchange query screens on PostgreSQL, as shipped (DESIGN.md §8)")
+    reason = unreachable(args.admin_url)
+    if reason:
+        print(reason, file=sys.stderr)
         return 2
-    name = url.rsplit("/", 1)[1]
-    # prepare_threshold=None: every execution is planned with its values, like the EXPLAIN shown
-    engine = make_engine(url, connect_args={"prepare_threshold": None})
-    try:
-        print("exchange_query_pg — exchange query screens on PostgreSQL, as shipped (DESIGN.md §8)")
-        print(f"database: {name} on {args.admin_url.split('@')[-1].rsplit('/', 1)[0]} (throwaway)")
+    with throwaway_database(args.admin_url, keep=args.keep) as (engine, url):
         print(
             f"building: {scale.pairings:,} pairings, {scale.families:,} persons/families, {scale.houses:,} houses, "
             f"{scale.regular_contracts:,} new/renewal contracts"
@@ -567,28 +559,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 create_our_indexes(conn)
                 analyze(conn, BIG_TABLES)
             print_ratios(with_ix, without_ix)
-            misses = print_summary(counts, build_s, with_ix, without_ix)
-            if misses:
-                print("\nwhy (EXPLAIN ANALYZE of each query that misses the goal; rows actually handled per node):")
-                for screen in SCREENS:
-                    for kind in ("page", "capped"):
-                        if any(m.startswith(f"{screen.key} {kind}") for m in misses):
-                            digest = plan_digest(conn, with_ix[screen.key][kind].sql)
-                            print(f"  {screen.key} {kind}: " + " | ".join(digest))
+            print_why(conn, with_ix, print_summary(counts, build_s, with_ix, without_ix))
             if args.plans:
-                for screen in SCREENS:
-                    for kind in KINDS:
-                        print(f"\n-- {screen.key} {kind}")
-                        print(plan_text(conn, with_ix[screen.key][kind].sql, analyze=True))
+                print_plans(conn, with_ix)
         print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
-        return 0
-    finally:
-        engine.dispose()
-        if args.keep:
-            print(f"kept database {name}: {url}")
-        else:
-            drop_database(args.admin_url, url)
-            print(f"dropped database {name}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -46,26 +46,26 @@ import psycopg
 from pg_bench import (
     ADMIN_URL,
     GOAL_P95_MS,
+    Measured,
     Result,
     analyze,
-    create_database,
     create_indexes,
-    drop_database,
     drop_indexes,
     existing_indexes,
     legacy_index_ddl,
-    plan_digest,
-    plan_text,
+    print_plans,
+    print_why,
     psycopg_url,
     run_query,
     server_settings,
+    throwaway_database,
+    unreachable,
     vacuum_analyze,
 )
 from sqlalchemy import Connection, Engine, Select, select
 
 from soar_ext.allocation import candidates as cand
 from soar_ext.db.codes import AllocationBatchStatus, ApprovalStatus, GuaranteeType, HouseStatus
-from soar_ext.db.engine import make_engine
 from soar_ext.db.legacy import (
     applications,
     families,
@@ -363,7 +363,6 @@ def statement(screen: Screen, kind: str) -> Select:
 
 # ------------------------------------------------------------------------------------ measuring
 
-Measured = dict[str, dict[str, Result]]
 HEADER = f"{'screen':<17} {'query':<7} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'rows':>9}  index used: indexes"
 
 
@@ -495,16 +494,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     scale = Scale(args.houses, args.certificates, max(args.houses // 500, 10), max(args.houses // 250, 20))
     wall = time.perf_counter()
-    try:
-        url = create_database(args.admin_url)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {args.admin_url.split('@')[-1]}: {exc}", file=sys.stderr)
+    print("housing_query_pg — 是否已划拨 and 选房 廉租房 filters on PostgreSQL, as shipped (DESIGN.md §8)")
+    reason = unreachable(args.admin_url)
+    if reason:
+        print(reason, file=sys.stderr)
         return 2
-    name = url.rsplit("/", 1)[1]
-    engine = make_engine(url, connect_args={"prepare_threshold": None})
-    try:
-        print("housing_query_pg — 是否已划拨 and 选房 廉租房 filters on PostgreSQL, as shipped (DESIGN.md §8)")
-        print(f"database: {name} on {args.admin_url.split('@')[-1].rsplit('/', 1)[0]} (throwaway)")
+    with throwaway_database(args.admin_url, keep=args.keep) as (engine, url):
         print(f"building: {scale.houses:,} houses, {scale.batches:,} batches, {scale.certificates:,} certificates")
         build_s = build(engine, url, scale, args.seed)
         with engine.connect() as conn:
@@ -520,41 +515,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             drop_indexes(conn, selection_index_ddl())
             analyze(conn, SELECTION_TABLES)
             try:
-                without_ix = measure(
-                    conn,
-                    args,
-                    "选房 screens WITHOUT ix_sx_ryxx_xm, ix_sx_yhjg_sxh (dropped, ANALYZE)",
-                    chosen,
-                    ("page", "capped"),
-                )
+                title = "选房 screens WITHOUT ix_sx_ryxx_xm, ix_sx_yhjg_sxh (dropped, ANALYZE)"
+                without_ix = measure(conn, args, title, chosen, ("page", "capped"))
             finally:
                 conn.rollback()
                 create_indexes(conn, selection_index_ddl())
                 analyze(conn, SELECTION_TABLES)
-            misses = print_summary(counts, build_s, all_screens, with_ix, without_ix)
-            if misses:
-                print("\nwhy (EXPLAIN ANALYZE of each query that misses the goal):")
-                for screen in all_screens:
-                    for kind in ("page", "capped"):
-                        if f"{screen.key} {kind}" in misses:
-                            print(
-                                f"  {screen.key} {kind}: "
-                                + " | ".join(plan_digest(conn, with_ix[screen.key][kind].sql))
-                            )
+            print_why(conn, with_ix, print_summary(counts, build_s, all_screens, with_ix, without_ix))
             if args.plans:
-                for screen in all_screens:
-                    for kind in KINDS:
-                        print(f"\n-- {screen.key} {kind}")
-                        print(plan_text(conn, with_ix[screen.key][kind].sql, analyze=True))
+                print_plans(conn, with_ix)
         print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
-        return 0
-    finally:
-        engine.dispose()
-        if args.keep:
-            print(f"kept database {name}: {url}")
-        else:
-            drop_database(args.admin_url, url)
-            print(f"dropped database {name}")
+    return 0
 
 
 if __name__ == "__main__":

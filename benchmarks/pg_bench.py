@@ -14,13 +14,15 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Engine, Select
 
+from soar_ext.db.engine import make_engine
 from soar_ext.db.extension import LEGACY_INDEX_PG_OPS, LEGACY_INDEXES
 
 ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -48,6 +50,36 @@ def drop_database(admin_url: str, url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(psycopg_url(admin_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def unreachable(admin_url: str) -> str | None:
+    """Why the server at ``admin_url`` cannot be used, or ``None`` when it answers."""
+    try:
+        with psycopg.connect(psycopg_url(admin_url), connect_timeout=5):
+            return None
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL not reachable at {admin_url.split('@')[-1]}: {exc}"
+
+
+@contextmanager
+def throwaway_database(admin_url: str, *, keep: bool) -> Iterator[tuple[Engine, str]]:
+    """A new database and an engine on it; dropped at the end unless ``keep``.
+
+    ``prepare_threshold=None``: every execution is planned with its values, like the EXPLAIN shown.
+    """
+    url = create_database(admin_url)
+    name = url.rsplit("/", 1)[1]
+    engine = make_engine(url, connect_args={"prepare_threshold": None})
+    print(f"database: {name} on {admin_url.split('@')[-1].rsplit('/', 1)[0]} (throwaway)")
+    try:
+        yield engine, url
+    finally:
+        engine.dispose()
+        if keep:
+            print(f"kept database {name}: {url}")
+        else:
+            drop_database(admin_url, url)
+            print(f"dropped database {name}")
 
 
 def vacuum_analyze(url: str, tables: Sequence[str] = ()) -> None:
@@ -265,3 +297,25 @@ def run_query(conn: Connection, stmt: Select, args: argparse.Namespace, kind: st
     if kind == "page":
         return Result(timing, plan, len(rows), sql, kind, data=[tuple(r) for r in rows])
     return Result(timing, plan, int(rows[0][0]), sql, kind)
+
+
+Measured = dict[str, dict[str, Result]]  # screen key -> kind ("page", "capped", "exact") -> result
+
+
+def print_why(conn: Connection, measured: Measured, misses: Sequence[str]) -> None:
+    """The EXPLAIN ANALYZE digest of every query named in ``misses`` (``"<screen> <kind>…"``)."""
+    if not misses:
+        return
+    print("\nwhy (EXPLAIN ANALYZE of each query that misses the goal; rows actually handled per node):")
+    for key, results in measured.items():
+        for kind, result in results.items():
+            if any(m.startswith(f"{key} {kind}") for m in misses):
+                print(f"  {key} {kind}: " + " | ".join(plan_digest(conn, result.sql)))
+
+
+def print_plans(conn: Connection, measured: Mapping[str, Mapping[str, Result]]) -> None:
+    """Full EXPLAIN ANALYZE of every measured query."""
+    for key, results in measured.items():
+        for kind, result in results.items():
+            print(f"\n-- {key} {kind}")
+            print(plan_text(conn, result.sql, analyze=True))

@@ -240,6 +240,19 @@ def link(
     return Change(applicant, None, house, written=True)
 
 
+def _holding(applicant: Applicant, house: House, operator: Operator, at: dt.datetime, source: str) -> dict[str, Any]:
+    """The columns of a link of ``applicant`` to ``house`` made now (the batch is open: it holds both)."""
+    return {
+        "fyid": house.fyid,
+        "open_sqid": applicant.sqid,
+        "open_fyid": house.fyid,
+        "source": source,
+        "operator_id": operator.id,
+        "operator_name": none_if_blank(clip_to_bytes(operator.name, 60)),
+        "linked_at": at,
+    }
+
+
 def _insert(
     conn: Connection,
     batch: Batch,
@@ -254,13 +267,7 @@ def _insert(
         "id": new_id(),
         "pcid": batch.pcid,
         "sqid": applicant.sqid,
-        "fyid": house.fyid,
-        "open_sqid": applicant.sqid,
-        "open_fyid": house.fyid,
-        "source": source,
-        "operator_id": operator.id,
-        "operator_name": none_if_blank(clip_to_bytes(operator.name, 60)),
-        "linked_at": at,
+        **_holding(applicant, house, operator, at, source),
     }
     try:
         with conn.begin_nested():
@@ -336,15 +343,7 @@ def relink(
     before = houses_by_id(conn, [current.fyid]).get(current.fyid)
     if not write:
         return Change(applicant, before, house, written=False)
-    values = {
-        "fyid": house.fyid,
-        "open_fyid": house.fyid,
-        "open_sqid": applicant.sqid,
-        "source": MANUAL,
-        "operator_id": operator.id,
-        "operator_name": none_if_blank(clip_to_bytes(operator.name, 60)),
-        "linked_at": at,
-    }
+    values = _holding(applicant, house, operator, at, MANUAL)
     try:
         with conn.begin_nested():
             moved = conn.execute(update(L).where(L.c.id == current.id, L.c.fyid == current.fyid).values(**values))

@@ -182,8 +182,11 @@ def _batch_of(ctx: SoarContext, request: ActionRequest, *, lock: bool) -> Batch:
     return load_batch(ctx.connection, request.target or request.params.get(page.P_BATCH), lock=lock)
 
 
-def _shadow(message: str) -> ActionResult:
-    return ActionResult(ok=True, message=f"{SHADOW}校验通过：{message}本次未写入。")
+def _done(written: bool, text: str) -> ActionResult:
+    """ "已…" once written; in shadow mode what would have been done."""
+    if written:
+        return ActionResult(ok=True, message="已" + text)
+    return ActionResult(ok=True, message=f"{SHADOW}校验通过：{text}本次未写入。")
 
 
 def _link(ctx: SoarContext, request: ActionRequest) -> ActionResult:
@@ -201,7 +204,7 @@ def _link(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     )
     assert change.after is not None
     text = f"将申请人{change.applicant.name}关联到房源{change.after.label}。"
-    return ActionResult(ok=True, message="已" + text) if change.written else _shadow(text)
+    return _done(change.written, text)
 
 
 def _unlink(ctx: SoarContext, request: ActionRequest) -> ActionResult:
@@ -216,7 +219,7 @@ def _unlink(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     )
     before = change.before.label if change.before else "（房源已不存在）"
     text = f"解除申请人{change.applicant.name}与房源{before}的关联。"
-    return ActionResult(ok=True, message="已" + text) if change.written else _shadow(text)
+    return _done(change.written, text)
 
 
 def _relink(ctx: SoarContext, request: ActionRequest) -> ActionResult:
@@ -233,7 +236,7 @@ def _relink(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     assert change.after is not None
     before = change.before.label if change.before else "（房源已不存在）"
     text = f"将申请人{change.applicant.name}的关联由房源{before}改为房源{change.after.label}。"
-    return ActionResult(ok=True, message="已" + text) if change.written else _shadow(text)
+    return _done(change.written, text)
 
 
 def _suggest(ctx: SoarContext, request: ActionRequest) -> ActionResult:
@@ -260,7 +263,7 @@ def _accept(ctx: SoarContext, request: ActionRequest) -> ActionResult:
         ctx.connection, batch, request.params.get(page.P_PAIRS), operator=ctx.operator, at=ctx.now(), write=ctx.enforce
     )
     text = f"按推荐配对关联 {len(changes)} 对申请人与房源。"
-    return ActionResult(ok=True, message="已" + text) if changes[0].written else _shadow(text)
+    return _done(changes[0].written, text)
 
 
 def _search(ctx: SoarContext, request: ActionRequest) -> ActionResult:
