@@ -53,6 +53,7 @@ from pg_bench import (
     drop_indexes,
     existing_indexes,
     legacy_index_ddl,
+    machine_load,
     print_plans,
     print_why,
     psycopg_url,
@@ -505,7 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with engine.connect() as conn:
             counts = distribution(conn)
             s = samples(conn)
-            print(f"built in {build_s:.1f} s; server: {server_settings(conn)}")
+            print(f"built in {build_s:.1f} s; server: {server_settings(conn)}; {machine_load()}")
             print(f"indexes: {', '.join(existing_indexes(conn, BIG_TABLES))}")
             conn.rollback()
             all_screens = screens(s)
@@ -524,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_why(conn, with_ix, print_summary(counts, build_s, all_screens, with_ix, without_ix))
             if args.plans:
                 print_plans(conn, with_ix)
-        print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
+        print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s; {machine_load()}")
     return 0
 
 

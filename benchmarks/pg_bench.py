@@ -104,6 +104,12 @@ def server_settings(conn: Connection) -> str:
     return ", ".join(values)
 
 
+def machine_load() -> str:
+    """Load averages and CPU count: timings on a shared machine are only as good as its quiet."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} on {os.cpu_count()} CPUs"
+
+
 def existing_indexes(conn: Connection, tables: Sequence[str]) -> list[str]:
     """Index names on ``tables`` (public schema), by table and name."""
     listed = ", ".join(f"'{t}'" for t in tables)

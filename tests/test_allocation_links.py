@@ -482,3 +482,21 @@ def test_selection_with_unknown_kind_is_refused(engine, host) -> None:
 
     with engine.begin() as conn, pytest.raises(InvalidInput, match="未知的划拨类型代码"):
         host.allocation_selected(make_context(conn, host), AllocationSelection("P", "09"))
+
+
+def test_in_shadow_mode_a_confirmed_selection_clears_nothing_and_shows_nothing(engine, host) -> None:
+    from sqlalchemy import delete
+
+    from soar_ext.db.legacy import allocation_houses
+
+    with engine.begin() as conn:
+        pcid, sqids, fyids = adjustment_batch(conn)
+    assert link(engine, host, pcid, sqids[0], fyids[0]).ok
+    shadow = make_host([("allocation", allocation)], modes={"allocation": "shadow"})
+    with engine.begin() as conn:
+        conn.execute(delete(allocation_houses).where(allocation_houses.c.fyid == fyids[0]))
+        shown = shadow.allocation_selected(
+            make_context(conn, shadow), AllocationSelection(pcid, AllocationKind.ADJUSTMENT, sqids, fyids[1:])
+        )
+    assert shown == []
+    assert links_of(engine) == {sqids[0]: fyids[0]}, "shadow mode writes nothing"
