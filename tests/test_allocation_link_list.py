@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from soar_ext.allocation import link_list, page
 from soar_ext.allocation.records import load_batch
 from soar_ext.hook_payloads import ActionRequest
