@@ -417,3 +417,17 @@ def test_like_prefix_escapes_wildcards_and_the_escape_character() -> None:
     assert cand.like_prefix("王%") == "王\\%%"
     assert cand.like_prefix("_a\\b") == "\\_a\\\\b%"
     assert list(itertools.islice(iter(cand.NAME_MATCH_CHOICES), 2)) == ["exact", "prefix"]
+
+
+@pytest.mark.parametrize("limit", [1, 100_000])
+def test_a_name_prefix_gives_the_same_people_whether_looked_up_or_left_to_like(
+    seeded, people, host, monkeypatch, limit
+):
+    monkeypatch.setattr(cand, "PREFIX_LOOKUP_LIMIT", limit)
+    filters = {cand.F_NAME: "王", cand.F_NAME_MATCH: cand.PREFIX}
+    with seeded.connect() as conn:
+        condition = cand.name_condition(conn, "王", prefix=True)
+    sql = str(condition.compile())
+    assert ("LIKE" in sql) == (limit == 1) and ("IN" in sql) == (limit != 1)
+    got = sorted(screen_rows(seeded, host, {cand.F_GUARANTEE: GuaranteeType.LOW_RENT, **filters}))
+    assert got == sorted(brute_force(people, filters)) and got

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -62,6 +62,7 @@ FIRST_LOTTERY_YEAR = 2000
 MAX_PERIOD = 99
 MAX_SEQUENCE = 999_999
 MAX_ADD = 500
+PREFIX_LOOKUP_LIMIT = 2000
 QUALIFIED = (ApprovalStatus.QUALIFIED, ApprovalStatus.COMPLETED)
 _LIKE_ESCAPE = "\\"
 
@@ -80,15 +81,16 @@ class CandidateFilters:
     sequence_from: int | None = None
     sequence_to: int | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """WHERE conditions over ``TPG_GZFSQSPB``, ``TPG_RYXX`` and ``TPG_YHJG``."""
+    def conditions(self, conn: Connection) -> list[ColumnElement[bool]]:
+        """WHERE conditions over ``TPG_GZFSQSPB``, ``TPG_RYXX`` and ``TPG_YHJG``.
+
+        ``conn`` is used only to look up the people a name prefix matches (:func:`name_condition`).
+        """
         out: list[ColumnElement[bool]] = []
         if self.guarantee is not None:
             out.append(a.c.bzlx == self.guarantee)
         if self.name is not None:
-            out.append(
-                r.c.xm.like(like_prefix(self.name), escape=_LIKE_ESCAPE) if self.name_prefix else r.c.xm == self.name
-            )
+            out.append(name_condition(conn, self.name, prefix=self.name_prefix))
         if self.id_number is not None:
             out.append(r.c.sfzh == self.id_number)
         if self.certificate is not None:
@@ -120,6 +122,22 @@ class CandidateFilters:
             )
             if value is not None
         }
+
+
+def name_condition(conn: Connection, name: str, *, prefix: bool) -> ColumnElement[bool]:
+    """姓名 exact (``=``), or starting with ``name`` (``LIKE``, ``%`` and ``_`` taken literally).
+
+    A prefix is first looked up on its own (index ``ix_sx_ryxx_xm``): when it matches at most
+    :data:`PREFIX_LOOKUP_LIMIT` people, the condition names them (``ryid IN …``). The screen's
+    statement then tells the planner how few people match; a planner guessing from statistics
+    may otherwise walk the whole lottery order looking for a rare surname (seconds at 500,000
+    certificates). A broad prefix keeps the ``LIKE``.
+    """
+    if not prefix:
+        return r.c.xm == name
+    like = r.c.xm.like(like_prefix(name), escape=_LIKE_ESCAPE)
+    ids = list(conn.execute(select(r.c.ryid).where(like).limit(PREFIX_LOOKUP_LIMIT + 1)).scalars())
+    return like if len(ids) > PREFIX_LOOKUP_LIMIT else in_chunks(r.c.ryid, ids)
 
 
 def like_prefix(text: str) -> str:
@@ -165,16 +183,16 @@ def lottery_order() -> list[ColumnElement[object]]:
     return [y.c.yhnd, y.c.qs, y.c.sxh]
 
 
-def amend_selection_query(query: Select, filters: CandidateFilters) -> Select:
+def amend_selection_query(query: Select, filters: CandidateFilters, conn: Connection) -> Select:
     """Add the candidate filters to a statement over applications, main applicant and lottery result."""
-    conditions = filters.conditions()
+    conditions = filters.conditions(conn)
     return query.where(*conditions) if conditions else query
 
 
-def low_rent_query(filters: CandidateFilters) -> Select:
+def low_rent_query(filters: CandidateFilters, conn: Connection) -> Select:
     """The batch page's 筛选廉租房人员: 廉租房 candidates matching ``filters``, in lottery order."""
-    low_rent = CandidateFilters(**{**filters.__dict__, "guarantee": GuaranteeType.LOW_RENT})
-    return amend_selection_query(selection_base_query(), low_rent).order_by(*lottery_order())
+    low_rent = replace(filters, guarantee=GuaranteeType.LOW_RENT)
+    return amend_selection_query(selection_base_query(), low_rent, conn).order_by(*lottery_order())
 
 
 # ------------------------------------------------------------------------------ who may be added

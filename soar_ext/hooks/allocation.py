@@ -270,8 +270,8 @@ def _search(ctx: SoarContext, request: ActionRequest) -> ActionResult:
     _area, limit = read_settings(ctx.settings())
     batch = _batch_of(ctx, request, lock=False)
     filters = cand.parse_filters(request.params, today=ctx.now().date())
-    query = cand.low_rent_query(filters)
     conn = ctx.connection
+    query = cand.low_rent_query(filters, conn)
     sqids = list(dict.fromkeys(conn.execute(query.with_only_columns(applications.c.sqid).limit(limit)).scalars()))
     total = shown_total(conn.execute(count_statement(query, cap=SEARCH_COUNT_CAP)).scalar_one(), SEARCH_COUNT_CAP)
     found_by_id = applicants_by_id(conn, sqids)
@@ -385,7 +385,8 @@ def soar_query_fields(screen: str) -> list[QueryField] | None:
 def soar_query_build(ctx: SoarContext, screen: str, query: Select, filters: dict[str, object]) -> Select | None:
     if screen == SCREEN_SELECTION:
         require_tables(query, screen, applications, persons, lottery_results)
-        return cand.amend_selection_query(query, cand.parse_filters(filters, today=ctx.now().date()))
+        parsed = cand.parse_filters(filters, today=ctx.now().date())
+        return cand.amend_selection_query(query, parsed, ctx.connection)
     if screen == SCREEN_HOUSING:
         require_tables(query, screen, houses)
         return amend_housing_query(query, filters)
