@@ -65,14 +65,9 @@ def test_db_init_refuses_other_databases(capsys: pytest.CaptureFixture[str]) -> 
 
 def test_db_sql_renders_oracle_scripts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "sql", "-o", str(tmp_path / "out")]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "0001_sx_base.cleanup.sql",
-        "0001_sx_base.downgrade.sql",
-        "0001_sx_base.upgrade.sql",
-        "0006_sx_allocation.cleanup.sql",
-        "0006_sx_allocation.downgrade.sql",
-        "0006_sx_allocation.upgrade.sql",
-    ]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted(p.name for p in (Path(__file__).resolve().parents[1] / "sql" / "oracle").glob("*.sql"))
+    assert {"0001_sx_base.cleanup.sql", "0001_sx_base.downgrade.sql", "0001_sx_base.upgrade.sql"} <= set(written)
     assert main(["db", "sql", "--legacy"]) == 0
     assert "COMMENT ON TABLE" in capsys.readouterr().out
 

@@ -96,6 +96,35 @@ def test_dropped_soar_ext_index_and_table_are_reported(engine: Engine):
     assert len(problems) == 2
 
 
+def test_dropped_index_of_a_soar_ext_table_is_reported(engine: Engine):
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_sx_worker_lease_pool"))
+    problems = check(engine).problems
+    assert problems == [
+        "index ix_sx_worker_lease_pool on sx_worker_lease [共享配额工作进程租约表] (pool, expires_at) is missing"
+    ]
+
+
+def test_dropped_worker_lease_column_is_reported(engine: Engine):
+    migrate.upgrade(engine)
+    _drop_column(engine, "sx_worker_lease", "conc_share")
+    assert check(engine).problems == [
+        "sx_worker_lease [共享配额工作进程租约表]: column conc_share [本进程占用的并发调用份额] is missing"
+    ]
+
+
+def test_live_quota_workers_are_listed(engine: Engine):
+    from soar_ext.quota import QuotaMembership, QuotaSettings
+
+    migrate.upgrade(engine)
+    assert "shared quota: no live workers" in check(engine).lines()
+    member = QuotaMembership(engine, QuotaSettings(pool="bigdata.hukou", rate=200.0, concurrency=20))
+    member.join()
+    assert "shared quota: bigdata.hukou 1 worker(s) using 200 calls/s" in check(engine).lines()
+    member.leave()
+
+
 def test_outdated_revision_is_reported(engine: Engine):
     migrate.upgrade(engine)
     with engine.begin() as conn:

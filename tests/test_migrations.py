@@ -17,6 +17,8 @@ from soar_ext.db.legacy import legacy_metadata
 REPO = Path(__file__).resolve().parent.parent
 ORACLE_DIR = REPO / "sql" / "oracle"
 REGENERATE = "python -m soar_ext.db.migrate sql/oracle   (from the repository root)"
+# every revision id, oldest first
+REVISIONS = [script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -56,38 +58,34 @@ def _ours(schema: dict[str, dict[str, object]]) -> set[str]:
     return {name for name in schema if name.startswith(PREFIX)}
 
 
-def _revisions() -> list[str]:
-    """Revision ids from the base to the head."""
-    return [script.revision for script in reversed(list(migrate.script_directory().walk_revisions()))]
-
-
 def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: str):
     engine = make_engine(db_url)
     before = _schema(engine)
     assert migrate.current(db_url) is None
 
-    assert migrate.upgrade(db_url) == _revisions()
+    assert migrate.upgrade(db_url) == REVISIONS
     assert migrate.current(db_url) == migrate.head()
     upgraded = _schema(engine)
     assert _ours(upgraded) == {t.name for t in ext_metadata.tables.values()} | {VERSION_TABLE}
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == _revisions()[::-1]
+    assert migrate.downgrade(db_url) == REVISIONS[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
-    assert migrate.upgrade(db_url) == _revisions()
+    assert migrate.upgrade(db_url) == REVISIONS
     assert _schema(engine) == upgraded
     engine.dispose()
 
 
 def test_second_upgrade_applies_nothing(db_url: str):
-    assert migrate.upgrade(db_url) == _revisions()
+    assert migrate.upgrade(db_url) == REVISIONS
     engine = make_engine(db_url)
     once = _schema(engine)
     assert migrate.upgrade(db_url) == []
-    assert migrate.upgrade(db_url, "0001") == []
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == []
     assert _schema(engine) == once
     engine.dispose()
 
@@ -128,8 +126,8 @@ def test_upgraded_database_matches_ext_metadata(db_url: str):
 def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert not (tmp_path / "alembic.ini").exists()
-    assert migrate.upgrade(db_url) == _revisions()
-    assert migrate.downgrade(db_url, "base") == _revisions()[::-1]
+    assert migrate.upgrade(db_url) == REVISIONS
+    assert migrate.downgrade(db_url, "base") == REVISIONS[::-1]
 
 
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
@@ -137,24 +135,25 @@ def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(t
     legacy_metadata.create_all(engine)
     assert migrate.downgrade(engine) == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
-    assert migrate.upgrade(engine) == _revisions()
-    assert migrate.current(engine) == migrate.head()
+    assert migrate.upgrade(engine) == REVISIONS
+    assert migrate.current(engine) == REVISIONS[-1]
     engine.dispose()
 
 
-def test_revisions_form_one_chain_from_the_base_to_the_head():
-    assert _revisions() == ["0001", "0006"]
-    assert migrate.head() == "0006"
+def test_head_is_the_newest_revision_and_revisions_form_one_chain_from_0001():
+    assert migrate.head() == REVISIONS[-1]
+    assert REVISIONS[0] == "0001"
+    assert len(migrate.script_directory().get_heads()) == 1
 
 
-def test_downgrade_to_the_previous_revision_removes_only_that_revisions_objects(db_url: str):
-    migrate.upgrade(db_url, "0001")
+def test_upgrade_and_downgrade_one_revision_at_a_time(db_url: str):
     engine = make_engine(db_url)
-    at_0001 = _schema(engine)
-    assert migrate.upgrade(db_url) == ["0006"]
-    assert {"sx_alloc_link", "sx_alloc_change"} <= _ours(_schema(engine))
-    assert migrate.downgrade(db_url, "0001") == ["0006"]
-    assert _schema(engine) == at_0001
+    before = _schema(engine)
+    for revision in REVISIONS:
+        assert migrate.upgrade(db_url, revision) == [revision]
+    for parent, revision in reversed(list(zip(["base", *REVISIONS], REVISIONS, strict=False))):
+        assert migrate.downgrade(db_url, parent) == [revision]
+    assert _schema(engine) == before
     engine.dispose()
 
 
@@ -194,8 +193,8 @@ def test_committed_oracle_scripts_are_up_to_date():
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
     stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
-    assert stems == ["0001_sx_base", "0006_sx_allocation"]
-    assert list(rendered) == [f"{stem}.{step}.sql" for stem in stems for step in ("upgrade", "downgrade", "cleanup")]
+    assert list(rendered) == [f"{stem}.{kind}.sql" for stem in stems for kind in ("upgrade", "downgrade", "cleanup")]
+    assert stems[0] == "0001_sx_base"
 
 
 def test_oracle_upgrade_scripts_are_additive_only():

@@ -19,7 +19,7 @@ from soar_ext.context import Operator
 from soar_ext.db.codes import ContractType, InspectionStatus
 from soar_ext.db.extension import ext_metadata
 from soar_ext.db.legacy import exchange_pairings, legacy_metadata
-from soar_ext.db.oracle_lint import StatementRecorder, lint_ddl
+from soar_ext.db.oracle_lint import StatementRecorder, lint_ddl, oracle_lint_dialect
 from soar_ext.hook_payloads import ActionRequest, ContractDraft
 from soar_ext.hooks import deposit_waiver, exchange_inspection
 from tests.host_fixtures import make_context, make_host
@@ -148,3 +148,74 @@ def test_every_statement_compiles_cleanly_for_oracle(tmp_path: Path) -> None:
 def test_every_table_compiles_cleanly_for_oracle() -> None:
     assert lint_ddl(legacy_metadata) == []
     assert lint_ddl(ext_metadata) == []
+
+
+def _queue_and_quota_scenario(engine: Engine, table) -> None:  # type: ignore[no-untyped-def]
+    """Every statement of the work queue (as Oracle runs it: the locking cursor) and the shared quota."""
+    from soar_ext.clock import FixedClock
+    from soar_ext.db.work_queue import QueueSettings, WorkQueue
+    from soar_ext.quota import QuotaMembership, QuotaSettings
+    from tests.queue_fixtures import items
+
+    clock = FixedClock(NOW)
+    queue_settings = QueueSettings(lease_seconds=30, max_attempts=2)
+    queue = WorkQueue(table, queue_settings, clock=clock, claim_method="locking_cursor")
+    with engine.begin() as conn:
+        queue.enqueue(conn, items(1200))  # more than one IN chunk per statement
+    claimed = queue.claim(engine, "w1", 1100, where=table.c.grp == "g1")
+    assert len(claimed) == 1100
+    queue.extend(engine, claimed)
+    queue.complete(engine, claimed[0], {"result": "ok", "result_code": 1})
+    queue.complete_many(engine, [(item, {"result": "ok"}) for item in claimed[5:8]])
+    queue.fail(engine, claimed[1], "retry")
+    queue.fail(engine, claimed[2], "final", retry=False)
+    queue.release(engine, claimed[3:5])
+    clock.advance(minutes=5)
+    queue.claim(engine, "w2", 5)  # takes over expired leases; fails those on their last attempt
+    queue.cancel(engine, where=table.c.grp == "g1")
+    queue.requeue_failed(engine)
+    queue.counts(engine, where=table.c.grp == "g1")
+    settings = QuotaSettings(pool="lint", rate=10.0, concurrency=2)
+    first, second = QuotaMembership(engine, settings, clock=clock), QuotaMembership(engine, settings, clock=clock)
+    first.join()
+    second.join()
+    clock.advance(seconds=60)
+    first.heartbeat()  # removes the expired second member
+    second.heartbeat()  # which rejoins
+    first.leave()
+    first.members()
+
+
+def test_work_queue_and_quota_statements_compile_cleanly_for_oracle(tmp_path: Path) -> None:
+    from tests.queue_fixtures import item_table
+
+    engine = soar_database(f"sqlite:///{tmp_path / 'lint.db'}")
+    table = item_table()
+    table.metadata.create_all(engine)
+    with StatementRecorder(engine) as recorder:
+        _queue_and_quota_scenario(engine, table)
+    assert len(recorder.recorded) > 20
+    assert recorder.lint() == []
+    assert lint_ddl(table.metadata) == []
+    compiled = [str(stmt.compile(dialect=oracle_lint_dialect())) for stmt in recorder.statements]
+    assert sum("FOR UPDATE SKIP LOCKED" in sql for sql in compiled) == 2  # the two claims
+    engine.dispose()
+
+
+def test_oracle_claim_locks_with_skip_locked_and_no_row_limit() -> None:
+    from sqlalchemy.dialects import oracle
+
+    from soar_ext.db.oracle_lint import lint_statement
+    from soar_ext.db.work_queue import WorkQueue
+    from tests.queue_fixtures import item_table
+
+    table = item_table()
+    queue = WorkQueue(table)
+    stmt = queue.claim_candidates_statement(NOW, table.c.grp == "g1")
+    sql = str(stmt.compile(dialect=oracle.dialect())).upper()
+    assert sql.rstrip().endswith("FOR UPDATE SKIP LOCKED")
+    assert "FETCH FIRST" not in sql and "ROWNUM" not in sql
+    assert lint_statement(stmt) == []
+    # the PostgreSQL form (a LIMIT-ed locking subquery) is what Oracle refuses, and the lint says so
+    limited = queue._candidates(NOW, None).limit(10).with_for_update(skip_locked=True)
+    assert any("ORA-02014" in problem for problem in lint_statement(limited))

@@ -115,3 +115,12 @@ def test_check_lengths_short_chinese_name_overflows_sfzh_style_columns():
     # 18 characters fit VARCHAR2(18) only when they are single-byte
     with pytest.raises(FieldTooLong, match="身份证号码"):
         check_lengths(persons, {"sfzh": "三" * 7})
+
+
+def test_clip_utf8_cuts_by_bytes_without_splitting_a_character():
+    from soar_ext.db.portability import clip_utf8
+
+    assert clip_utf8(None, 10) is None
+    assert clip_utf8("短", 10) == "短"
+    clipped = clip_utf8("审" * 10, 10)  # 30 bytes
+    assert clipped == "审审…" and len(clipped.encode()) <= 10

@@ -40,7 +40,7 @@ from soar_ext.context import Operator
 from soar_ext.db.codes import AllocationBatchStatus, AllocationKind
 from soar_ext.db.extension import allocation_changes, allocation_links
 from soar_ext.db.legacy import allocation_batches
-from soar_ext.db.portability import check_lengths, clip_to_bytes, in_chunks, none_if_blank
+from soar_ext.db.portability import check_lengths, clip_utf8, in_chunks, none_if_blank
 from soar_ext.errors import InvalidInput
 
 L = allocation_links
@@ -100,9 +100,9 @@ def record_change(
         "action": action,
         "fyid_before": before,
         "fyid_after": after,
-        "reason": none_if_blank(clip_to_bytes(reason, 200)),
+        "reason": none_if_blank(clip_utf8(reason, 200)),
         "operator_id": operator.id,
-        "operator_name": none_if_blank(clip_to_bytes(operator.name, 60)),
+        "operator_name": none_if_blank(clip_utf8(operator.name, 60)),
         "changed_at": at,
     }
     check_lengths(allocation_changes, row)
@@ -248,7 +248,7 @@ def _holding(applicant: Applicant, house: House, operator: Operator, at: dt.date
         "open_fyid": house.fyid,
         "source": source,
         "operator_id": operator.id,
-        "operator_name": none_if_blank(clip_to_bytes(operator.name, 60)),
+        "operator_name": none_if_blank(clip_utf8(operator.name, 60)),
         "linked_at": at,
     }
 

@@ -163,9 +163,15 @@ def _index_problems(conn: Connection, schema: str | None) -> list[str]:
     insp = inspect(conn)
     present = set(insp.get_table_names(schema=schema))
     problems = []
-    for name, table, columns in LEGACY_INDEXES:
+    expected = [(name, table, columns) for name, table, columns in LEGACY_INDEXES]
+    expected += [
+        (str(index.name), table, tuple(c.name for c in index.columns))
+        for table in EXT_TABLES
+        for index in table.indexes
+    ]
+    for name, table, columns in expected:
         if table.name not in present:
-            continue  # already reported as a missing legacy table
+            continue  # already reported as a missing table
         live = {ix["name"]: tuple(ix["column_names"]) for ix in insp.get_indexes(table.name, schema=schema)}
         if name not in live:
             problems.append(f"index {name} on {_label(table.name, table.comment)} ({', '.join(columns)}) is missing")
@@ -195,7 +201,27 @@ def check(engine: Engine, schema: str | None = None) -> DoctorReport:
         if not report.problems:
             report.notes.extend(_data_rule_notes(conn))
             report.notes.extend(_allocation_rule_notes(conn))
+            report.notes.append(_worker_note(conn))
     return report
+
+
+def _worker_note(conn: Connection) -> str:
+    """Live members of the shared-quota pools (``sx_worker_lease``), for the operator's information."""
+    from sqlalchemy import func, select
+
+    from soar_ext.clock import beijing_now
+    from soar_ext.db.extension import worker_leases as t
+
+    rows = conn.execute(
+        select(t.c.pool, func.count(), func.sum(t.c.rate_share))
+        .where(t.c.expires_at >= beijing_now())
+        .group_by(t.c.pool)
+        .order_by(t.c.pool)
+    ).all()
+    if not rows:
+        return "shared quota: no live workers"
+    pools = ", ".join(f"{pool} {count} worker(s) using {float(rate or 0):g} calls/s" for pool, count, rate in rows)
+    return f"shared quota: {pools}"
 
 
 def _data_rule_notes(conn: Connection) -> list[str]:

@@ -1,8 +1,9 @@
 """soar-ext's own tables (prefix ``sx_``), added to SOAR's database by additive migrations.
 
 These tables hold what soar-ext decides and records: audit entries, plugin decisions
-(including shadow-mode ones), deposit-waiver decisions, and the 调房划拨 applicant↔house links
-with their change log. The migrations under
+(including shadow-mode ones), deposit-waiver decisions, the leases of batch workers that
+share an upstream quota (:mod:`soar_ext.quota`), and the 调房划拨 applicant↔house links with
+their change log. The migrations under
 ``soar_ext/migrations`` create exactly these objects; a test checks the two agree.
 
 Also listed here: the indexes soar-ext adds to legacy tables for its new query filters
@@ -97,6 +98,24 @@ deposit_decisions = Table(
     CheckConstraint("enforced in (0, 1)", name="ck_sx_deposit_decision_enf"),
     Index("ix_sx_deposit_decision_recheck", "needs_recheck"),
     comment="钱江分押金减免决定表",
+)
+
+worker_leases = Table(
+    "sx_worker_lease",
+    ext_metadata,
+    Column("worker_id", String(32), primary_key=True, comment="工作进程ID"),
+    Column("pool", String(60), nullable=False, comment="共享配额名称（同一上游配额的进程共用，如 bigdata.hukou）"),
+    Column("node", String(100), comment="所在节点（主机名）"),
+    Column("pid", Integer, comment="进程号"),
+    Column("label", String(200), comment="用途说明"),
+    Column("rate_share", Numeric(12, 3), nullable=False, comment="本进程占用的调用速率份额（次/秒）"),
+    Column("conc_share", Integer, nullable=False, comment="本进程占用的并发调用份额"),
+    Column("live_workers", Integer, nullable=False, comment="最近一次心跳时同一配额的存活进程数"),
+    Column("started_at", DateTime, nullable=False, comment="加入时间"),
+    Column("heartbeat_at", DateTime, nullable=False, comment="最近心跳时间"),
+    Column("expires_at", DateTime, nullable=False, comment="租约到期时间（过期未续视为进程已退出）"),
+    Index("ix_sx_worker_lease_pool", "pool", "expires_at"),
+    comment="共享配额工作进程租约表",
 )
 
 allocation_links = Table(

@@ -65,18 +65,14 @@ def none_if_blank(value: T) -> T | None:
     return value
 
 
-def clip_to_bytes(text: str | None, limit: int) -> str | None:
-    """``text`` cut to at most ``limit`` UTF-8 bytes (never inside a character); ``None`` stays ``None``.
-
-    For values soar-ext records about itself (an operator's name, a note) where a shortened value
-    is better than refusing the record. Input the clerk typed is checked with :func:`check_lengths`.
-    """
+def clip_utf8(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (ending in "…" when cut), never splitting a character."""
     if text is None:
         return None
     data = text.encode("utf-8")
     if len(data) <= limit:
         return text
-    return data[:limit].decode("utf-8", "ignore")
+    return data[: max(0, limit - 3)].decode("utf-8", "ignore") + "…"
 
 
 def normalise_row(row: Mapping[str, Any]) -> dict[str, Any]:

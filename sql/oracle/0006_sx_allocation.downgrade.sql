@@ -1,4 +1,4 @@
--- soar-ext migration 0006 (0006_sx_allocation): downgrade 0006 -> 0001
+-- soar-ext migration 0006 (0006_sx_allocation): downgrade 0006 -> 0003
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
@@ -22,7 +22,7 @@ BEGIN
 END;
 /
 
--- Running downgrade 0006 -> 0001
+-- Running downgrade 0006 -> 0003
 
 DROP INDEX ix_sx_yhjg_sxh
 
@@ -44,7 +44,7 @@ DROP TABLE sx_alloc_link
 
 /
 
-UPDATE sx_schema_version SET version_num='0001' WHERE sx_schema_version.version_num = '0006'
+UPDATE sx_schema_version SET version_num='0003' WHERE sx_schema_version.version_num = '0006'
 
 /
 

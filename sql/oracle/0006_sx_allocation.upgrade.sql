@@ -1,12 +1,12 @@
--- soar-ext migration 0006 (0006_sx_allocation): upgrade 0001 -> 0006
+-- soar-ext migration 0006 (0006_sx_allocation): upgrade 0003 -> 0006
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 
--- Guard: stop before any change unless the database is at revision 0001.
+-- Guard: stop before any change unless the database is at revision 0003.
 DECLARE
-  expected VARCHAR2(32) := '0001';
+  expected VARCHAR2(32) := '0003';
   found    VARCHAR2(32);
   n        NUMBER;
 BEGIN
@@ -22,7 +22,7 @@ BEGIN
 END;
 /
 
--- Running upgrade 0001 -> 0006
+-- Running upgrade 0003 -> 0006
 
 CREATE TABLE sx_alloc_link (
     id VARCHAR2(32 CHAR) NOT NULL,
@@ -160,7 +160,7 @@ CREATE INDEX ix_sx_yhjg_sxh ON tpg_yhjg (sxh)
 
 /
 
-UPDATE sx_schema_version SET version_num='0006' WHERE sx_schema_version.version_num = '0001'
+UPDATE sx_schema_version SET version_num='0006' WHERE sx_schema_version.version_num = '0003'
 
 /
 

@@ -1,7 +1,7 @@
 """sx allocation: 调房划拨 applicant↔house links and their change log; indexes for the 选房 filters.
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-02
 
 Creates sx_alloc_link (one-to-one links, enforced by unique constraints within a batch and across
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 

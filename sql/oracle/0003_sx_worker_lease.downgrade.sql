@@ -1,0 +1,41 @@
+-- soar-ext migration 0003 (0003_sx_worker_lease): downgrade 0003 -> 0001
+-- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
+-- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
+WHENEVER SQLERROR EXIT SQL.SQLCODE
+SET DEFINE OFF
+
+-- Guard: stop before any change unless the database is at revision 0003.
+DECLARE
+  expected VARCHAR2(32) := '0003';
+  found    VARCHAR2(32);
+  n        NUMBER;
+BEGIN
+  SELECT COUNT(*) INTO n FROM all_tables
+   WHERE owner = SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') AND table_name = 'SX_SCHEMA_VERSION';
+  IF n > 0 THEN
+    EXECUTE IMMEDIATE 'SELECT MAX(version_num) FROM sx_schema_version' INTO found;
+  END IF;
+  IF NVL(found, '-') <> NVL(expected, '-') THEN
+    RAISE_APPLICATION_ERROR(-20001, 'soar-ext: database is at revision ' || NVL(found, 'base')
+      || ', this script needs ' || NVL(expected, 'base'));
+  END IF;
+END;
+/
+
+-- Running downgrade 0003 -> 0001
+
+DROP INDEX ix_sx_worker_lease_pool
+
+/
+
+DROP TABLE sx_worker_lease
+
+/
+
+UPDATE sx_schema_version SET version_num='0001' WHERE sx_schema_version.version_num = '0003'
+
+/
+
+COMMIT
+
+/
