@@ -72,47 +72,18 @@ def _database_error_message(exc: Exception, url: str | None) -> str:
 
 
 def cmd_db_init(args: argparse.Namespace) -> int:
-    from soar_ext.db.engine import make_engine
-    from soar_ext.db.legacy import legacy_metadata
-    from soar_ext.db.migrate import upgrade
-    from soar_ext.synthetic import populate
+    from soar_ext.db.embedded import EmbeddedInitError, init_embedded
 
     url = _url(args)
-    if args.households < 1 or args.households > 1_000_000:
-        print("households must be between 1 and 1000000", file=sys.stderr)
-        return 2
-    engine = make_engine(url)
-    if engine.dialect.name not in ("sqlite", "postgresql"):
-        print(
-            "db init builds demo and test databases (SQLite/PostgreSQL) only; "
-            "on SOAR's Oracle database use `soar-ext db upgrade` or the scripts in sql/oracle/.",
-            file=sys.stderr,
-        )
-        return 2
     started = time.perf_counter()
-    if args.reset:
-        from soar_ext.db.migrate import downgrade
-
-        downgrade(url, "base")
-        legacy_metadata.drop_all(engine)
-    with engine.begin() as conn:
-        legacy_metadata.create_all(conn)
-    upgrade(url)
-    with engine.connect() as conn:
-        from sqlalchemy import func, select
-
-        from soar_ext.db.legacy import families
-
-        existing = conn.execute(select(func.count()).select_from(families)).scalar_one()
-    if existing:
-        print(f"数据库 {redact_url(url)} 已有 {existing} 户数据，未重复生成（使用 --reset 重建）。")
-    else:
-        summary = populate(engine, households=args.households, seed=args.seed)
-        print(f"数据库：{redact_url(url)}")
-        for line in summary.lines():
-            print(line)
+    try:
+        result = init_embedded(url, households=args.households, seed=args.seed, reset=args.reset)
+    except EmbeddedInitError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    for line in result.lines:
+        print(line)
     print(f"完成，用时 {time.perf_counter() - started:.1f} 秒。")
-    engine.dispose()
     return 0
 
 
@@ -223,6 +194,51 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+STANDIN_MISSING = "the stand-in console needs the standin extra: pip install 'soar-ext[standin]'"
+
+
+def _standin_available() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("starlette", "uvicorn", "jinja2", "multipart"))
+
+
+def cmd_console_serve(args: argparse.Namespace) -> int:
+    if not _standin_available():
+        print(f"error: {STANDIN_MISSING}", file=sys.stderr)
+        return 2
+    from soar_ext.console.serve import ServeOptions, serve
+
+    config = load_config(args.config)
+    options = ServeOptions(
+        url=args.url or config.database_url,
+        host=args.host,
+        port=args.port,
+        households=args.households,
+        seed=args.seed,
+        reset=args.reset,
+        simulators=not args.no_simulators,
+        allow_remote=args.allow_remote,
+    )
+    return serve(options, config)
+
+
+def cmd_console_screenshots(args: argparse.Namespace) -> int:
+    if not _standin_available():
+        print(f"error: {STANDIN_MISSING}", file=sys.stderr)
+        return 2
+    from soar_ext.console.tour import ScreenshotError, take_screenshots
+
+    try:
+        written = take_screenshots(Path(args.out), chromium=args.chromium, households=args.households)
+    except ScreenshotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="soar-ext", description="SOAR extension layer tools")
     parser.add_argument("--config", help="TOML configuration file (default: SOAR_EXT_CONFIG or ./soar-ext.toml)")
@@ -264,6 +280,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = sub.add_parser("simulate", help="serve the external-system simulators on loopback")
     simulate.set_defaults(func=cmd_simulate)
+
+    from soar_ext.console.serve import DEFAULT_PORT, default_port
+
+    console = sub.add_parser("console", help="the SOAR stand-in console (web screens in the browser)")
+    consub = console.add_subparsers(dest="console_command", required=True)
+    serve = consub.add_parser(
+        "serve", help="build the demo database if absent, start the simulators and serve the console (make demo)"
+    )
+    serve.add_argument("--url", help="database URL (default: configuration / sqlite:///soar_ext.db)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback only)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=default_port(),
+        help=f"port (default {DEFAULT_PORT} or SOAR_EXT_CONSOLE_PORT; 0 picks a free one)",
+    )
+    serve.add_argument("--households", type=int, default=2000, help="households when the database is built (2000)")
+    serve.add_argument("--seed", type=int, default=20190601, help="random seed of the synthetic data")
+    serve.add_argument("--reset", action="store_true", help="rebuild the demo database")
+    serve.add_argument("--no-simulators", action="store_true", help="use the configured adapters, not the simulators")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (not recommended)")
+    serve.set_defaults(func=cmd_console_serve)
+    shots = consub.add_parser("screenshots", help="write a screenshot of every screen (PNG) into a folder")
+    shots.add_argument("--out", required=True, help="folder to write into (e.g. docs/screenshots)")
+    shots.add_argument("--chromium", default="/usr/bin/chromium", help="browser executable (default /usr/bin/chromium)")
+    shots.add_argument("--households", type=int, default=1000, help="households of the throwaway database (1000)")
+    shots.set_defaults(func=cmd_console_screenshots)
     return parser
 
 

@@ -12,6 +12,8 @@ VERIFIER: Final = "verifier"
 BATCH_CHECKER: Final = "batch_checker"
 EXPORTER: Final = "exporter"
 ADMIN: Final = "admin"
+FULL_ID: Final = "full_id"
+"""May see full ID numbers on screens and in exports (everyone else sees them masked)."""
 
 LABELS: Final = {
     CLERK: "业务经办",
@@ -20,6 +22,7 @@ LABELS: Final = {
     BATCH_CHECKER: "批量核查人员",
     EXPORTER: "数据导出",
     ADMIN: "系统管理员",
+    FULL_ID: "查看完整身份证号",
 }
 
 

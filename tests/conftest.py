@@ -1,4 +1,4 @@
-"""Shared fixtures: strict plugin mode, PostgreSQL throwaway databases, the skip guard."""
+"""Shared fixtures: strict plugin mode, PostgreSQL throwaway databases, the console, the skip guards."""
 
 from __future__ import annotations
 
@@ -8,8 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.console_env import (  # noqa: F401  (fixtures)
+    browser_type_launch_args,
+    console,
+    console_factory,
+    console_page,
+    console_template_url,
+    simulators,
+)
+
 PG_ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("SOAR_EXT_REQUIRE_POSTGRES") == "1"
+REQUIRE_BROWSER = os.environ.get("SOAR_EXT_REQUIRE_BROWSER") == "1"
+BROWSER_FIXTURES = frozenset({"page", "browser", "context", "console_page"})
 
 os.environ.setdefault("SOAR_EXT_STRICT_PLUGINS", "1")
 
@@ -70,11 +81,23 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
         drop_pg_database(pg_admin_url, url)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives a browser page is a browser test, whether or not it says so."""
+    for item in items:
+        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    """Where PostgreSQL is required (CI), a skipped postgres test is a failure."""
+    """Where PostgreSQL or the browser is required (CI), a skipped postgres or browser test is a failure."""
     outcome = yield
     report = outcome.get_result()
-    if REQUIRE_POSTGRES and report.skipped and item.get_closest_marker("postgres") is not None:
+    if not report.skipped:
+        return
+    if REQUIRE_POSTGRES and item.get_closest_marker("postgres") is not None:
         report.outcome = "failed"
         report.longrepr = f"postgres test was skipped but SOAR_EXT_REQUIRE_POSTGRES=1: {report.longrepr}"
+    elif REQUIRE_BROWSER and item.get_closest_marker("browser") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"browser test was skipped but SOAR_EXT_REQUIRE_BROWSER=1: {report.longrepr}"

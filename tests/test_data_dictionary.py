@@ -43,6 +43,7 @@ def test_dictionary_lists_every_code_table() -> None:
         "InspectionStatus",
         "HouseStatus",
         "AllocationKind",
+        "DocumentType",
         "Gender",
     }
     for cls in classes:

@@ -48,6 +48,10 @@ def test_wheel_has_plugins_migrations_and_entry_points(wheel: zipfile.ZipFile) -
         "soar_ext/migrations/versions/0001_sx_base.py",
         "soar_ext/migrations/versions/0006_sx_allocation.py",
         "soar_ext/py.typed",
+        "soar_ext/console/templates/base.html",
+        "soar_ext/console/templates/_blocks.html",
+        "soar_ext/console/static/console.css",
+        "soar_ext/console/static/console.js",
     ):
         assert required in names, required
     (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]

@@ -129,6 +129,21 @@ class AllocationBatchStatus:
     LABELS: Final = {"01": "办理中", "02": "已办结", "03": "已撤销"}
 
 
+class DocumentType:
+    """收件材料类型 (配建项目收件: the document types SOAR passes to the ``soar_documents_received`` hook)."""
+
+    AGREEMENT: Final = "01"
+    PROGRESS_PLEDGE: Final = "02"
+    FULFILMENT_CONFIRMATION: Final = "03"
+    SALES_RESTRICTION_RELEASE: Final = "04"
+    LABELS: Final = {
+        "01": "配建协议书",
+        "02": "工程建设进度承诺书",
+        "03": "保障性住房配建协议履行确认书",
+        "04": "解除限制销售房源联系单",
+    }
+
+
 class Gender:
     """性别 (``XB``), GB/T 2261.1."""
 

@@ -1,0 +1,395 @@
+"""A guided tour of every screen, captured as screenshots (``soar-ext console screenshots --out DIR``).
+
+:data:`TOUR` lists the shots in manual order; each one drives a browser page (Playwright's sync
+API) to the state worth showing. The data finders below pick suitable records from the
+synthetic database (a renewal whose deposit will be waived, an exchange still waiting for its
+inspection, …); the browser tests use them too. A feature that adds a screen or a state worth
+showing adds a :class:`Shot` here and re-runs the command into ``docs/screenshots``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, and_, exists, func, select
+
+from soar_ext.config import Config
+from soar_ext.db.codes import (
+    AllocationKind,
+    ContractStatus,
+    ContractType,
+    ExchangeKind,
+    InspectionStatus,
+    PairingStatus,
+)
+from soar_ext.db.legacy import (
+    allocation_batches,
+    allocation_houses,
+    coconstruction_projects,
+    contracts,
+    exchange_pairings,
+    families,
+    family_members,
+    inspections,
+    persons,
+)
+from soar_ext.idnumber import age_on, is_valid_id_number
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--lang=zh-CN",
+)
+TOUR_SEED = 20190601
+
+
+class ScreenshotError(RuntimeError):
+    """The screenshots cannot be taken (no browser, no Playwright); the message says what to install."""
+
+
+# ------------------------------------------------------------------------------- data finders
+
+
+@dataclass(frozen=True)
+class DraftContract:
+    htid: str
+    htcode: str
+    family_id: str
+    pairing_id: str | None = None
+    pairing_code: str | None = None
+
+
+def waivable_renewal(conn: Connection, on: dt.date | None = None) -> DraftContract:
+    """A draft renewal (续租) whose family has an adult member the Qianjiang simulator scores above 700."""
+    from soar_ext.adapters.simulators.qianjiang import simulated_score
+
+    today = on or dt.date.today()
+    drafts = conn.execute(
+        select(contracts.c.htid, contracts.c.htcode, contracts.c.jtid)
+        .where(contracts.c.htzt == ContractStatus.DRAFT, contracts.c.pzlx == ContractType.RENEWAL)
+        .order_by(contracts.c.htcode)
+    ).all()
+    for draft in drafts:
+        ids = conn.execute(
+            select(persons.c.sfzh)
+            .join(family_members, family_members.c.ryid == persons.c.ryid)
+            .where(family_members.c.jtid == draft.jtid)
+        ).scalars()
+        for number in ids:
+            if is_valid_id_number(number) and age_on(number, today) >= 18 and (simulated_score(number) or 0) > 700:
+                return DraftContract(draft.htid, draft.htcode, draft.jtid)
+    raise LookupError("no draft renewal with a member scoring above 700")
+
+
+def uninspected_exchange(conn: Connection) -> DraftContract:
+    """A draft exchange contract (换房) on a matched, allocated pairing whose inspection is still pending."""
+    p, i = exchange_pairings, inspections
+    decided = exists().where(i.c.pdid == p.c.pdid, i.c.yfzt.in_([InspectionStatus.PASSED, InspectionStatus.FAILED]))
+    row = conn.execute(
+        select(contracts.c.htid, contracts.c.htcode, contracts.c.jtid, p.c.pdid, p.c.pdbh)
+        .join(p, p.c.pdid == contracts.c.hfpdid)
+        .where(
+            contracts.c.htzt == ContractStatus.DRAFT,
+            contracts.c.pzlx == ContractType.EXCHANGE,
+            p.c.pdzt == PairingStatus.MATCHED,
+            p.c.hflx == ExchangeKind.ALLOCATED,
+            ~decided,
+        )
+        .order_by(contracts.c.htcode)
+    ).first()
+    if row is None:
+        raise LookupError("no draft exchange contract waiting for its inspection")
+    return DraftContract(row.htid, row.htcode, row.jtid, row.pdid, row.pdbh)
+
+
+def person_with_family(conn: Connection) -> tuple[str, str]:
+    """(ryid, name) of a main applicant with a family of several members."""
+    size = (
+        select(func.count()).select_from(family_members).where(family_members.c.jtid == families.c.jtid)
+    ).scalar_subquery()
+    row = conn.execute(
+        select(persons.c.ryid, persons.c.xm)
+        .join(families, families.c.sqrid == persons.c.ryid)
+        .where(size >= 3)
+        .order_by(persons.c.ryid)
+    ).first()
+    if row is None:
+        raise LookupError("no family with three members")
+    return row.ryid, row.xm
+
+
+def first_project(conn: Connection) -> str:
+    return str(conn.execute(select(func.min(coconstruction_projects.c.pjxmid))).scalar_one())
+
+
+def batch_with_houses(conn: Connection, kind: str) -> str:
+    """A batch of ``kind`` that already holds houses."""
+    b, fy = allocation_batches, allocation_houses
+    row = conn.execute(
+        select(b.c.pcid).where(b.c.hblx == kind, exists().where(and_(fy.c.pcid == b.c.pcid))).order_by(b.c.cjsj.desc())
+    ).first()
+    if row is None:
+        raise LookupError(f"no allocation batch of kind {kind}")
+    return str(row.pcid)
+
+
+# ------------------------------------------------------------------------------- the tour
+
+
+@dataclass
+class TourContext:
+    """What a shot drives: the page, the console's address and SOAR's database."""
+
+    page: Page
+    base_url: str
+    engine: Engine
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url.rstrip("/") + path)
+
+    def login(self, operator_id: str) -> None:
+        login(self.page, self.base_url, operator_id)
+
+    def lookup(self, finder: Callable[[Connection], Any]) -> Any:
+        with self.engine.connect() as conn:
+            return finder(conn)
+
+
+def login(page: Page, base_url: str, operator_id: str) -> None:
+    """Choose a demo operator in the picker (as a user would)."""
+    page.goto(base_url.rstrip("/") + "/")
+    page.select_option("#operator-select", operator_id)
+    page.click(".operator-picker button")
+    page.wait_for_selector(".flash")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot: the file stem, its caption, and how to get the page there."""
+
+    name: str
+    title: str
+    take: Callable[[TourContext], None]
+
+
+def _contracts(t: TourContext) -> None:
+    t.login("demo-clerk")
+    t.goto("/contracts")
+
+
+def _sign(t: TourContext, contract: DraftContract) -> None:
+    t.goto(f"/contracts?q.htcode={contract.htcode}")
+    t.page.click(f"tr[data-key='{contract.htid}'] form.row-post button")
+    t.page.wait_for_selector(".flash")
+
+
+def _waived(t: TourContext) -> None:
+    _sign(t, t.lookup(waivable_renewal))
+
+
+def _exchange(t: TourContext) -> DraftContract:
+    """The exchange contract the tour follows from 拦截 to 验房确认 to 签订."""
+    if "exchange" not in t.memo:
+        t.memo["exchange"] = t.lookup(uninspected_exchange)
+    return t.memo["exchange"]  # type: ignore[no-any-return]
+
+
+def _blocked(t: TourContext) -> None:
+    _sign(t, _exchange(t))
+
+
+def _inspection_form(t: TourContext) -> None:
+    contract = _exchange(t)
+    t.login("demo-inspector")
+    t.goto(f"/exchange?q.pdbh={contract.pairing_code}")
+    fill_inspection(t.page, contract.pairing_id or "", InspectionStatus.PASSED, "房屋及设施完好，钥匙已交接")
+
+
+def fill_inspection(page: Page, pairing_id: str, result: str, remarks: str) -> Any:
+    """Open 验房确认 on the pairing's row and fill it in; returns the row."""
+    row = page.locator(f"tr[data-key='{pairing_id}']")
+    row.locator("summary", has_text="验房确认").click()
+    row.locator("select[name='in.result']").select_option(result)
+    row.locator("input[name='in.remarks']").fill(remarks)
+    return row
+
+
+def _inspection_confirmed(t: TourContext) -> None:
+    _inspection_form(t)
+    t.page.locator(f"tr[data-key='{_exchange(t).pairing_id}'] form.action-form button").click()
+    t.page.wait_for_selector(".flash")
+
+
+def _signed_after_inspection(t: TourContext) -> None:
+    t.login("demo-clerk")
+    _sign(t, _exchange(t))
+
+
+def _business(t: TourContext) -> None:
+    t.login("demo-clerk")
+    t.goto("/exchange/business?x.inspection_status=00")
+
+
+def _persons(t: TourContext) -> None:
+    t.goto("/persons?q.xm=王")
+
+
+def _person(t: TourContext) -> None:
+    person_id, _name = t.lookup(person_with_family)
+    t.goto(f"/persons/{person_id}")
+
+
+def _person_full_ids(t: TourContext) -> None:
+    t.login("demo-chief")
+    _person(t)
+
+
+def _projects(t: TourContext) -> None:
+    t.login("demo-clerk")
+    t.goto("/projects")
+
+
+def _project(t: TourContext) -> None:
+    t.goto(f"/projects/{t.lookup(first_project)}")
+
+
+def _project_edit(t: TourContext) -> None:
+    t.goto(f"/projects/{t.lookup(first_project)}/edit")
+
+
+def _batches(t: TourContext) -> None:
+    t.goto("/allocation/adjustment")
+
+
+def _adjustment_batch(t: TourContext) -> None:
+    t.goto(f"/allocation/adjustment/{t.lookup(lambda c: batch_with_houses(c, AllocationKind.ADJUSTMENT))}")
+
+
+def _selection_batch(t: TourContext) -> None:
+    t.goto(f"/allocation/selection/{t.lookup(lambda c: batch_with_houses(c, AllocationKind.SELECTION))}")
+
+
+def _housing(t: TourContext) -> None:
+    t.goto("/housing?q.fyzt=01")
+
+
+def _jobs(t: TourContext) -> None:
+    t.goto("/jobs")
+
+
+def _plugins(t: TourContext) -> None:
+    t.login("demo-admin")
+    t.goto("/plugins")
+
+
+def _audit(t: TourContext) -> None:
+    t.login("demo-admin")
+    t.goto("/audit")
+
+
+TOUR: tuple[Shot, ...] = (
+    Shot("01-home", "首页与演示操作员切换", lambda t: (t.login("demo-clerk"), t.goto("/"))[-1]),
+    Shot("02-contracts", "合同签订：待签订合同列表", _contracts),
+    Shot("03-contract-deposit-waived", "合同签订：续租合同押金减免后签订", _waived),
+    Shot("04-contract-exchange-blocked", "合同签订：换房合同因未验房被拦截", _blocked),
+    Shot("05-exchange-inspection-form", "换房平台：验房确认（填写验房结果）", _inspection_form),
+    Shot("06-exchange-inspection-confirmed", "换房平台：验房确认完成", _inspection_confirmed),
+    Shot("07-contract-exchange-signed", "合同签订：验房确认后换房合同签订", _signed_after_inspection),
+    Shot("08-exchange-business-query", "换房平台：换房业务查询（按验房状态筛选）", _business),
+    Shot("09-persons", "人员信息查询", _persons),
+    Shot("10-person-detail", "人员详情（身份证号脱敏）", _person),
+    Shot("11-person-detail-full-id", "人员详情（具备查看完整身份证号权限）", _person_full_ids),
+    Shot("12-projects", "配建项目列表", _projects),
+    Shot("13-project-detail", "配建项目详情与收件", _project),
+    Shot("14-project-edit", "配建项目编辑", _project_edit),
+    Shot("15-adjustment-batches", "调房划拨：批次列表", _batches),
+    Shot("16-adjustment-batch", "调房划拨：批次页面（选择申请人与房源）", _adjustment_batch),
+    Shot("17-selection-batch", "选房划拨：批次页面（选房申请人查询）", _selection_batch),
+    Shot("18-housing", "房源查询", _housing),
+    Shot("19-jobs", "批量作业", _jobs),
+    Shot("20-plugins", "插件状态", _plugins),
+    Shot("21-audit", "审计日志", _audit),
+)
+
+
+def run_tour(page: Page, base_url: str, engine: Engine, out: Path, shots: Sequence[Shot] = TOUR) -> list[Path]:
+    """Take ``shots`` in order with ``page`` (full-page PNGs named ``<shot>.png`` in ``out``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
+    page.on("dialog", lambda dialog: dialog.accept())
+    context = TourContext(page, base_url, engine)
+    written = []
+    for shot in shots:
+        shot.take(context)
+        page.wait_for_load_state("networkidle")
+        path = out / f"{shot.name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(path)
+    return written
+
+
+@contextmanager
+def demo_console(database_url: str, *, plugins: Sequence[tuple[str, object]] = ()) -> Iterator[tuple[str, Any]]:
+    """A console on ``database_url`` with the simulators, served on a free loopback port: ``(url, runtime)``."""
+    from soar_ext.adapters.simulators.common import SimulatorServer
+    from soar_ext.console.app import create_app
+    from soar_ext.console.runtime import ConsoleRuntime
+    from soar_ext.console.serve import running_simulators, with_audit_key, with_simulators
+
+    config = with_audit_key(replace(Config(), database_url=database_url), database_url)
+    with running_simulators() as urls:
+        runtime = ConsoleRuntime(with_simulators(config, urls), plugins=plugins)
+        runtime.start()
+        server = SimulatorServer(create_app(runtime), name="console")
+        try:
+            yield server.start(), runtime
+        finally:
+            server.stop()
+            runtime.stop()
+
+
+def take_screenshots(out: Path, *, chromium: str = CHROMIUM, households: int = 1000) -> list[Path]:
+    """Build a throwaway demo database, serve the console and capture :data:`TOUR` into ``out``."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise ScreenshotError("screenshots need Playwright: pip install 'soar-ext[test]'") from None
+    if not Path(chromium).exists():
+        raise ScreenshotError(f"browser not found at {chromium}: apt-get install chromium fonts-noto-cjk")
+    from soar_ext.db.embedded import init_embedded
+
+    workdir = Path(tempfile.mkdtemp(prefix="soar-console-shots-"))
+    try:
+        url = f"sqlite:///{workdir / 'tour.db'}"
+        init_embedded(url, households=households, seed=TOUR_SEED)
+        with demo_console(url) as (base_url, runtime), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=list(CHROMIUM_ARGS), env={**os.environ, "LANGUAGE": "zh_CN"}
+            )
+            try:
+                page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
+                return run_tour(page, base_url, runtime.engine, out)
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
