@@ -347,7 +347,7 @@ def selection_page(batch: Batch, applicants: Sequence[Applicant]) -> list[Contri
 
 
 def search_blocks(
-    batch: Batch, found: Sequence[Applicant], standing: Mapping[str, cand.Standing], total: str, limit: int
+    batch: Batch, found: Sequence[Applicant], standing: Mapping[str, cand.Standing], limit: int
 ) -> list[Block]:
     """筛选 result: matching 廉租房 people; those who may be added can be ticked for 添加."""
     rows = []
@@ -372,10 +372,11 @@ def search_blocks(
                 key=applicant.sqid if state.addable else None,
             )
         )
-    more = f"，显示前 {limit} 名，请增加筛选条件" if len(found) >= limit else ""
+    more = f"仅显示前 {limit} 名，请增加筛选条件。" if len(found) >= limit else ""
     addable = sum(standing[applicant.sqid].addable for applicant in found)
+    hint = f"可添加 {addable} 名：勾选后点击「添加」。" if addable else "其中没有可添加的人员。"
     return [
-        Notice(f"符合条件的廉租房选房人员共 {total} 名{more}；可添加 {addable} 名。", "info"),
+        Notice(more + hint, "info"),
         Table(
             columns=("申请人", "身份证号", "配租资格证号", "家庭人数", "摇号年度", "摇号期数", "顺序号", "状态"),
             rows=rows,

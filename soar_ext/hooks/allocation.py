@@ -289,7 +289,7 @@ def _search(ctx: SoarContext, request: ActionRequest) -> ActionResult:
             at=ctx.now(),
         )
     )
-    blocks = page.search_blocks(batch, found, standing, total, limit)
+    blocks = page.search_blocks(batch, found, standing, limit)
     return ActionResult(ok=True, message=f"符合条件的廉租房选房人员共 {total} 名。", content=blocks)
 
 
