@@ -430,7 +430,7 @@ def test_batch_page_shows_the_link_table_with_row_actions_and_the_page_actions(e
     (table,) = shown["allocation.links"].content
     linked, unlinked = table.rows[0], table.rows[1]
     assert linked.cells[2].count("*") == 8, "ID numbers are masked on the page"
-    assert linked.cells[5].startswith("杭州市西湖区文三路88号3幢1单元")  # 原房源
+    assert linked.cells[5].startswith("城西公租房3幢1单元") and linked.cells[5].endswith("室")  # 原房源
     assert [a.key for a in linked.actions] == [page.ACTION_RELINK, page.ACTION_UNLINK]
     assert set(linked.actions[0].inputs[0].choices) == set(fyids[1:])
     assert [a.key for a in unlinked.actions] == [page.ACTION_LINK]
@@ -500,3 +500,14 @@ def test_in_shadow_mode_a_confirmed_selection_clears_nothing_and_shows_nothing(e
         )
     assert shown == []
     assert links_of(engine) == {sqids[0]: fyids[0]}, "shadow mode writes nothing"
+
+
+def test_when_every_house_is_linked_rows_offer_only_unlink_and_the_table_says_why(engine, host) -> None:
+    with engine.begin() as conn:
+        pcid, sqids, fyids = adjustment_batch(conn, applicants=2, areas=("50", "60"))
+    for sqid, fyid in zip(sqids, fyids, strict=True):
+        assert link(engine, host, pcid, sqid, fyid).ok
+    shown = {c.key: c for c in _detail(engine, host, pcid)}
+    (table,) = shown["allocation.links"].content
+    assert [[a.key for a in row.actions] for row in table.rows] == [[page.ACTION_UNLINK]] * 2
+    assert "均已关联" in table.note

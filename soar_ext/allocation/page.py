@@ -96,31 +96,30 @@ def _house_choices(free: Sequence[House]) -> dict[str, str]:
 def _link_actions(
     batch: Batch, applicant: Applicant, link: Link | None, house: House | None, free: Sequence[House]
 ) -> list[ActionButton]:
+    """关联 (unlinked) or 改为关联 and 解除关联 (linked); choosing a house needs a free one (the table says so)."""
     if not batch.open:
         return []
     params = {P_APPLICATION: applicant.sqid}
-    hint = None if free else "本批次已没有未关联的房源"
-    if link is None:
-        choose = InputField(P_HOUSE, "划拨房源", "choice", required=True, choices=_house_choices(free))
-        return [
+    actions = []
+    if free:
+        label = "关联" if link is None else "改为关联"
+        choose = InputField(
+            P_HOUSE,
+            "划拨房源" if link is None else "改为关联房源",
+            "choice",
+            required=True,
+            choices=_house_choices(free),
+        )
+        actions.append(
             ActionButton(
-                ACTION_LINK, "关联", target=batch.pcid, params=params, inputs=[choose], enabled=bool(free), hint=hint
+                ACTION_LINK if link is None else ACTION_RELINK, label, target=batch.pcid, params=params, inputs=[choose]
             )
-        ]
-    choose = InputField(P_HOUSE, "改为关联房源", "choice", required=True, choices=_house_choices(free))
-    shown = house.label if house else link.fyid
-    return [
-        ActionButton(
-            ACTION_RELINK, "改为关联", target=batch.pcid, params=params, inputs=[choose], enabled=bool(free), hint=hint
-        ),
-        ActionButton(
-            ACTION_UNLINK,
-            "解除关联",
-            target=batch.pcid,
-            params=params,
-            confirm=f"确定解除申请人{applicant.name}与房源{shown}的关联吗？",
-        ),
-    ]
+        )
+    if link is not None:
+        shown = house.label if house else link.fyid
+        confirm = f"确定解除申请人{applicant.name}与房源{shown}的关联吗？"
+        actions.append(ActionButton(ACTION_UNLINK, "解除关联", target=batch.pcid, params=params, confirm=confirm))
+    return actions
 
 
 def adjustment_page(
@@ -150,7 +149,7 @@ def adjustment_page(
                     mask_id_number(applicant.id_number),
                     _text(applicant.certificate),
                     _text(applicant.family_size),
-                    applicant.current_house.address if applicant.current_house else DASH,
+                    applicant.current_house.name if applicant.current_house else DASH,
                     linked,
                     shown_area(house.area) if house else DASH,
                     shown_time(link.linked_at) if link else DASH,
@@ -167,6 +166,9 @@ def adjustment_page(
             rows=rows,
             title="申请人与房源一对一关联",
             badge=Badge(f"已关联 {len(links)} / {len(applicants)}", "ok" if not unlinked else "info"),
+            note=None
+            if free or not batch.open
+            else "本批次的划拨房源均已关联：如需更换房源，请先解除关联或在批次中加入房源。",
             empty_text="本批次尚未选择调房申请人",
         )
     ]

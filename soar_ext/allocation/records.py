@@ -88,10 +88,15 @@ class House:
         return (self.project_address or self.project_name or "") + self.room_label
 
     @property
+    def name(self) -> str:
+        """Project name and room, e.g. ``城西公租房3幢1单元502室``."""
+        return f"{self.project_name or ''}{self.room_label}"
+
+    @property
     def label(self) -> str:
         """Project name and room, with the area: what a clerk picks a house by."""
         area = f"（{self.area}㎡）" if self.area is not None else ""
-        return f"{self.project_name or ''}{self.room_label}{area}"
+        return f"{self.name}{area}"
 
     @property
     def sort_key(self) -> tuple[str, str, str, str, str]:
