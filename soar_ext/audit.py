@@ -1,5 +1,17 @@
 """Audit trail for access to personal data (Big Data queries, verifications, exports).
 
+The interface every feature uses is :class:`AuditSink` (``ctx.audit`` in hooks,
+:func:`soar_ext.audit_store.build_audit_sink` outside them):
+
+- ``record(event)``: one finished access (an export, a decision), written at once;
+- ``entry = begin(event)`` before an upstream query of a citizen's data (the intent is written
+  and committed before the call), then ``entry.finish(result_status, detail=None)`` after it;
+- ``with query(event) as entry: ...``: the same pair; an exception finishes the entry as
+  ``error`` and propagates; leaving the block without ``finish`` finishes it as ``ok``.
+
+Sinks never raise into the caller: a failed write is logged. ``entry.recorded`` tells whether
+the intent was written; a caller that must not query unaudited checks it before the call.
+
 An audit entry names its subject twice: masked (``330106********123X``, for reading) and as a
 keyed digest, so an auditor can find every entry about one citizen without the table holding
 the ID number. The digest is HMAC-SHA256 under a secret key (configuration ``[audit]
@@ -15,8 +27,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from soar_ext.idnumber import mask_id_number
@@ -82,17 +96,111 @@ class AuditEvent:
         return json.dumps(self.detail, ensure_ascii=False, sort_keys=True, default=str)
 
 
+#: ``result_status`` of an entry whose intent is written and whose outcome is not yet known.
+PENDING_STATUS = "pending"
+#: ``result_status`` given to an entry whose ``with query(...)`` block raised.
+ERROR_STATUS = "error"
+
+
+def clip_bytes(text: str | None, limit: int) -> str | None:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (never inside a character), ``…`` marking a cut."""
+    if text is None:
+        return None
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    if limit < 3:
+        return data[:limit].decode("utf-8", "ignore")
+    return data[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+class AuditEntry(Protocol):
+    """An audited query in flight: its intent is written, :meth:`finish` writes the outcome."""
+
+    recorded: bool
+
+    def finish(self, result_status: str, detail: Mapping[str, object] | None = None) -> None: ...
+
+
 class AuditSink(Protocol):
-    """Where audit events go (a database table in production, a list in tests)."""
+    """Where audit events go: the audit store (:mod:`soar_ext.audit_store`), a list in tests."""
 
     def record(self, event: AuditEvent) -> None: ...
 
+    def begin(self, event: AuditEvent) -> AuditEntry: ...
 
-class MemoryAuditSink:
-    """Keeps events in a list; for tests and for shadow runs that must not write."""
+    def query(self, event: AuditEvent) -> AbstractContextManager[AuditEntry]: ...
+
+    def begin_all(self, events: Sequence[AuditEvent]) -> list[AuditEntry]: ...
+
+    def finish_all(self, outcomes: Sequence[tuple[AuditEntry, str, Mapping[str, object] | None]]) -> None: ...
+
+
+class WriteAheadMixin:
+    """``query``, ``begin_all`` and ``finish_all`` built on ``begin`` / ``finish`` (shared by every sink).
+
+    ``begin_all`` / ``finish_all`` are for concurrent queries (several members asked at once):
+    a sink may write all the intents, then all the outcomes, in one transaction each.
+    """
+
+    def begin(self, event: AuditEvent) -> AuditEntry:  # pragma: no cover - provided by the sink
+        raise NotImplementedError
+
+    def begin_all(self, events: Sequence[AuditEvent]) -> list[AuditEntry]:
+        return [self.begin(event) for event in events]
+
+    def finish_all(self, outcomes: Sequence[tuple[AuditEntry, str, Mapping[str, object] | None]]) -> None:
+        for entry, status, detail in outcomes:
+            entry.finish(status, detail)
+
+    @contextmanager
+    def query(self, event: AuditEvent) -> Iterator[AuditEntry]:
+        entry = self.begin(event)
+        try:
+            yield entry
+        except BaseException as exc:
+            if not getattr(entry, "finished", False):
+                entry.finish(ERROR_STATUS, {"error": type(exc).__name__})
+            raise
+        if not getattr(entry, "finished", False):
+            entry.finish("ok")
+
+
+class MemoryEntry:
+    """An entry of :class:`MemoryAuditSink`."""
+
+    def __init__(self, sink: MemoryAuditSink, index: int) -> None:
+        self._sink = sink
+        self._index = index
+        self.recorded = True
+        self.finished = False
+
+    def finish(self, result_status: str, detail: Mapping[str, object] | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        with self._sink._lock:
+            event = self._sink.events[self._index]
+            merged = {**event.detail, **(detail or {})}
+            self._sink.events[self._index] = replace(event, result_status=result_status, detail=merged)
+
+
+class MemoryAuditSink(WriteAheadMixin):
+    """Keeps events in a list (tests); an entry's event shows ``pending`` until it is finished."""
 
     def __init__(self) -> None:
         self.events: list[AuditEvent] = []
+        self._lock = threading.Lock()
 
     def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+        with self._lock:
+            self.events.append(event)
+
+    def begin(self, event: AuditEvent) -> MemoryEntry:
+        with self._lock:
+            self.events.append(replace(event, result_status=PENDING_STATUS))
+            return MemoryEntry(self, len(self.events) - 1)
+
+    def unfinished(self) -> list[AuditEvent]:
+        """Events whose outcome was never written."""
+        return [e for e in self.events if e.result_status == PENDING_STATUS]

@@ -1,4 +1,4 @@
-"""``soar-ext`` command line: database set-up, checks, plugins and simulators."""
+"""``soar-ext`` command line: database set-up, checks, audit report, plugins, jobs and simulators."""
 
 from __future__ import annotations
 
@@ -83,8 +83,22 @@ def cmd_db_init(args: argparse.Namespace) -> int:
         return 2
     for line in result.lines:
         print(line)
+    _prepare_audit_store(args, url)
     print(f"完成，用时 {time.perf_counter() - started:.1f} 秒。")
     return 0
+
+
+def _prepare_audit_store(args: argparse.Namespace, url: str) -> None:
+    """Create the separate SQLite audit store (or give it the columns of later revisions)."""
+    from soar_ext.audit_store import open_audit_store
+
+    store = open_audit_store(load_config(args.config), url)
+    try:
+        if store.is_sqlite:
+            store.ensure_schema()
+            print(f"审计库：{redact_url(store.url)}")
+    finally:
+        store.dispose()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -94,18 +108,41 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     if (refused := _refuse_missing_sqlite(url)) is not None:
         return refused
     applied = upgrade(url, args.revision)
+    _prepare_audit_store(args, url)
     print("applied: " + (", ".join(applied) if applied else "nothing (already at target)"))
     return 0
 
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
-    from soar_ext.db.migrate import downgrade
+    """Undo migrations to an explicit revision; refuses to drop data unless ``--force``."""
+    from soar_ext.db.migrate import downgrade, downgrade_plan
 
     url = _url(args)
     if (refused := _refuse_missing_sqlite(url)) is not None:
         return refused
+    try:
+        plan = downgrade_plan(url, args.revision)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not plan.revisions:
+        print("undone: nothing (already at target)")
+        return 0
+    print(f"downgrade {plan.current} -> {plan.target} undoes revision(s) {', '.join(plan.revisions)} and drops:")
+    for loss in plan.losses:
+        print(f"  {loss.describe()}")
+    if plan.deletes_data and not args.force:
+        print(
+            "refused: these tables/columns hold data that the downgrade would delete for good "
+            "(the audit log among them). Export what must be kept, then re-run with --yes --force.",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.yes:
+        print("nothing done: add --yes to run this downgrade.", file=sys.stderr)
+        return 1
     undone = downgrade(url, args.revision)
-    print("undone: " + (", ".join(undone) if undone else "nothing (already at target)"))
+    print("undone: " + ", ".join(undone))
     return 0
 
 
@@ -136,11 +173,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     url = _url(args)
     if (refused := _refuse_missing_sqlite(url)) is not None:
         return refused
+    from soar_ext.audit_store import open_audit_store
+
     engine = make_engine(url)
+    store = open_audit_store(load_config(args.config), url)
     try:
-        report = check(engine)
+        report = check(engine, audit_store=store)
     finally:
         engine.dispose()
+        store.dispose()
     print(f"database: {redact_url(url)}")
     for line in report.lines():
         print(line)
@@ -158,6 +199,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{info.name}  {info.version}  mode={info.mode}  ({info.label})")
         for hook in info.hooks:
             print(f"    {hook}")
+    for name in host.not_loaded:
+        print(f"{name}  mode=off  (not loaded: switched off)")
     for failure in host.load_failures:
         print(f"BROKEN {failure.name} ({failure.value}): {failure.error}")
     return 1 if host.load_failures else 0
@@ -180,6 +223,102 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"数据库：{redact_url(url)}；钱江分模拟服务运行于本机回环地址")
     for line in report.lines():
         print(line)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Report audited queries whose outcome was never written (masked); exit 1 when there are any."""
+    import datetime as dt
+
+    from soar_ext.audit_store import open_audit_store, read_entries, unfinished_entries
+    from soar_ext.clock import beijing_now
+    from soar_ext.idnumber import mask_in_text
+
+    url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
+    if args.older_than < 0 or args.limit < 1:
+        print("error: --older-than must be ≥ 0 and --limit ≥ 1", file=sys.stderr)
+        return 2
+    store = open_audit_store(load_config(args.config), url)
+    now = beijing_now()
+    try:
+        if args.recent:
+            rows = read_entries(store, limit=args.limit)
+        else:
+            rows = unfinished_entries(store, older_than=dt.timedelta(minutes=args.older_than), now=now)
+    finally:
+        store.dispose()
+    print(f"审计库：{redact_url(store.url)}")
+    if args.recent:
+        print(f"最近 {len(rows)} 条审计记录：")
+    elif not rows:
+        print("没有未完成的查询审计记录（每次查询均已记录结果）。")
+        return 0
+    else:
+        print(f"未完成的查询审计记录 {len(rows)} 条（已记录查询意图、未记录结果，可能因程序中断）：")
+    print("开始时间\t已过分钟\t操作\t操作员\t查询对象（脱敏）\t接口\t结果\t事由\t记录ID")
+    for row in rows:
+        minutes = int((now - row.created_at).total_seconds() // 60)
+        print(
+            "\t".join(
+                [
+                    f"{row.created_at:%Y-%m-%d %H:%M:%S}",
+                    str(minutes),
+                    row.action,
+                    f"{row.operator_name or ''}({row.operator_id or ''})",
+                    row.subject_masked or "",
+                    ",".join(row.interfaces),
+                    "未完成" if row.unfinished else row.result_status,
+                    mask_in_text(row.purpose or ""),
+                    row.id,
+                ]
+            )
+        )
+    return 0 if args.recent else 1
+
+
+def cmd_deposit_recheck(args: argparse.Namespace) -> int:
+    """Run the deposit-waiver re-check job and write the 押金退还 list."""
+    import datetime as dt
+
+    from soar_ext.context import Operator
+    from soar_ext.db.engine import make_engine
+    from soar_ext.deposit_recheck import JOB_NAME
+    from soar_ext.host import SoarHost
+    from soar_ext.roles import BATCH_CHECKER, EXPORTER
+
+    url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
+    if args.since is not None:
+        try:
+            dt.date.fromisoformat(args.since)
+        except ValueError:
+            print(f"error: --since must be a date like 2024-07-01, got {args.since[:20]!r}", file=sys.stderr)
+            return 2
+    config = load_config(args.config)
+    # the command line is for maintainers with database access; the operator id goes into the audit log
+    operator = Operator(
+        id=args.operator_id, name=args.operator_name or args.operator_id, roles=frozenset({BATCH_CHECKER, EXPORTER})
+    )
+    host = SoarHost(config)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            # a failed job has rolled back its own savepoint; its audit entries are durable anyway
+            result = host.run_job(host.context(operator, conn), JOB_NAME, since=args.since)
+        with engine.connect() as conn:
+            host.shutdown(host.context(operator, conn))
+    finally:
+        engine.dispose()
+    print(result.message)
+    if not result.ok:
+        return 1
+    if result.file_bytes:
+        out = Path(args.output) if args.output else Path(result.file_name or "押金退还清单.csv")
+        out.write_bytes(result.file_bytes)
+        print(f"押金退还清单：{out}")
     return 0
 
 
@@ -257,9 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--url")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db_upgrade)
-    down = dbsub.add_parser("downgrade", help="undo soar-ext migrations")
+    down = dbsub.add_parser(
+        "downgrade",
+        help="undo soar-ext migrations down to an explicit revision (drops sx_ tables/columns: see --force)",
+    )
     down.add_argument("--url")
-    down.add_argument("revision", nargs="?", default="base")
+    down.add_argument("revision", help="target revision, e.g. 0001, or 'base' to remove every soar-ext object")
+    down.add_argument("--yes", action="store_true", help="really run it (without: only show what would be dropped)")
+    down.add_argument(
+        "--force", action="store_true", help="also drop tables/columns that hold data (the counts are shown first)"
+    )
     down.set_defaults(func=cmd_db_downgrade)
     sql = dbsub.add_parser("sql", help="render the Oracle scripts for DBAs")
     sql.add_argument("--output", "-o", help="directory to write into (default: print)")
@@ -269,6 +415,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="check a live database against the legacy schema and migrations")
     doctor.add_argument("--url")
     doctor.set_defaults(func=cmd_doctor)
+
+    audit = sub.add_parser("audit", help="report audited queries without an outcome (masked)")
+    audit.add_argument("--url", help="SOAR's database URL (the audit store is found from it)")
+    audit.add_argument("--older-than", type=int, default=0, metavar="MINUTES", help="only intents at least this old")
+    audit.add_argument("--recent", action="store_true", help="list the latest entries instead")
+    audit.add_argument("--limit", type=int, default=50, help="entries listed with --recent (default 50)")
+    audit.set_defaults(func=cmd_audit)
+
+    deposit = sub.add_parser("deposit", help="deposit waiver (钱江分押金减免) jobs")
+    depsub = deposit.add_subparsers(dest="deposit_command", required=True)
+    recheck = depsub.add_parser("recheck", help="re-score decisions flagged 待复核 and list refundable deposits")
+    recheck.add_argument("--url")
+    recheck.add_argument("--since", metavar="DATE", help="only decisions last updated on or after DATE (YYYY-MM-DD)")
+    recheck.add_argument("--operator-id", required=True, help="who runs it (recorded in the audit log)")
+    recheck.add_argument("--operator-name", help="the operator's name")
+    recheck.add_argument("--output", "-o", help="file for the 押金退还 list (default: 押金退还清单-<time>.csv)")
+    recheck.set_defaults(func=cmd_deposit_recheck)
 
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
     plugins.set_defaults(func=cmd_plugins)

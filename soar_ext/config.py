@@ -18,6 +18,7 @@ working directory if present)::
 
     [audit]
     digest_secret_file = "/run/secrets/soar_ext_audit_digest"   # HMAC key of sx_audit_log.subject_hash
+    database_url = "..."           # optional: where the audit store writes (default: see soar_ext.audit_store)
 
 Environment variables win over the file:
 
@@ -26,7 +27,7 @@ Environment variables win over the file:
 - ``SOAR_EXT_STRICT_PLUGINS=1``, ``SOAR_EXT_DISABLE_EXTERNAL_PLUGINS=1``, ``SOAR_EXT_TRACE_HOOKS=1``
 - ``SOAR_EXT_<SECTION>_<KEY>`` for adapter, plugin and audit settings, e.g. ``SOAR_EXT_BIGDATA_APP_KEY``,
   ``SOAR_EXT_DEPOSIT_WAIVER_THRESHOLD`` (also when the file has no ``[plugins.deposit_waiver]``),
-  ``SOAR_EXT_AUDIT_DIGEST_SECRET``
+  ``SOAR_EXT_AUDIT_DIGEST_SECRET``, ``SOAR_EXT_AUDIT_DATABASE_URL``
 
 Secrets (keys containing ``secret`` or ``password``) are accepted only from the
 environment or from a file named by ``<key>_file``; a secret in the TOML file is an

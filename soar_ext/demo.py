@@ -61,7 +61,7 @@ class DemoReport:
         out.append(
             "以上操作已提交。"
             if self.committed
-            else "演示在事务中运行，结束后已回滚，数据库未改变（--commit 可保留）。"
+            else "演示在事务中运行，结束后业务数据已回滚（--commit 可保留）；查询审计记录按规定保留在审计库中。"
         )
         return out
 

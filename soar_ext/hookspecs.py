@@ -4,7 +4,9 @@ SOAR calls these through :class:`soar_ext.host.SoarHost` only; no other code cal
 ``pm.hook`` directly. Every hook receives ``ctx`` (:class:`soar_ext.context.SoarContext`):
 the operator, SOAR's database connection *inside SOAR's own transaction* (plugins never
 commit in screen hooks), the clock, configuration, adapters, the audit sink and the
-plugin's mode (``ctx.mode``: ``on`` or ``shadow``; ``off`` plugins are not called).
+plugin's mode (``ctx.mode``: ``on`` or ``shadow``; ``off`` plugins are not even imported).
+What an implementation returns is checked against the hook's ``:return:`` contract
+(:mod:`soar_ext.hook_results`); a wrong type counts as that plugin's failure.
 
 Implementations may take any subset of a hook's arguments, in any order, by name.
 New-style wrappers are not supported on these hooks: the facade calls every
@@ -83,13 +85,34 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     the deposit; in ``shadow`` mode it only records what it would do.
 
     May block: yes. Every plugin is asked; the contract is blocked when any plugin in
-    ``on`` mode returns ``allow=False``. A plugin that raises blocks the contract with a
-    Chinese message (fail-safe), unless it provides ``pre_contract_fallback``.
+    ``on`` mode returns ``allow=False``. A plugin that raises (or returns something that is
+    not a verdict) blocks the contract with a Chinese message (fail-safe), unless it
+    implements :func:`soar_pre_contract_fallback`. The host has checked that the contract
+    exists in ``TPG_ZLHT`` and belongs to ``contract.family_id`` before any plugin is asked.
 
     :param ctx: the call context (SOAR's transaction).
     :param contract: the contract about to be signed.
     :return: a :class:`~soar_ext.hook_payloads.PreContractVerdict`, or ``None`` when the
         plugin has nothing to say about this contract (for example, another contract type).
+    """
+
+
+@hookspec
+def soar_pre_contract_fallback(
+    ctx: SoarContext, contract: ContractDraft, error: Exception
+) -> PreContractVerdict | None:
+    """Decide a contract after this plugin's own ``soar_pre_contract`` failed.
+
+    Called only for the plugin whose ``soar_pre_contract`` raised or returned a value of the
+    wrong type, right after the host rolled back what that call wrote; other plugins'
+    implementations are not called. Use it for a safe default that lets the contract through
+    (the deposit waiver: deposit required, decision flagged for re-check).
+
+    :param ctx: the call context (SOAR's transaction).
+    :param contract: the contract about to be signed.
+    :param error: the exception of the failed call.
+    :return: the verdict to use instead, or ``None`` (or a failure here too) for the fail-safe
+        block with the host's Chinese message.
     """
 
 
@@ -157,10 +180,12 @@ def soar_detail_view(ctx: SoarContext, view: DetailView) -> list[Contribution] |
 def soar_action(ctx: SoarContext, request: ActionRequest) -> ActionResult | None:
     """Handle a click on an action a plugin contributed (核查, 导出, 关联 …).
 
-    Called when the clerk clicks the button.
-    Stops at first non-None result: the plugin that owns ``request.key`` answers, others
-    return ``None``. Raise :class:`~soar_ext.errors.SoarUserError` subclasses for problems
-    the clerk should read (no permission, bad input).
+    Called when the clerk clicks the button. The host routes the click to the plugin named by
+    ``request.plugin`` (the ``plugin`` the host set on the contribution or result the button
+    came from) and calls no other plugin. Only when SOAR sends no plugin are plugins asked in
+    turn. Stops at first non-None result; a plugin that raises is logged and skipped without
+    affecting the others. Raise :class:`~soar_ext.errors.SoarUserError`
+    subclasses for problems the clerk should read (no permission, bad input).
 
     :param ctx: the call context.
     :param request: the action key, target record and parameters.
@@ -220,7 +245,10 @@ def soar_documents_received(ctx: SoarContext, receipt: DocumentReceipt) -> None:
 def soar_register_jobs(ctx: SoarContext) -> list[JobSpec] | None:
     """Offer batch jobs SOAR can schedule or run on request.
 
-    Called once at start-up. Results of all plugins are concatenated.
+    Called once at start-up. Results of all plugins are concatenated. SOAR runs a job as
+    ``job.run(ctx, **params)`` with a context of its own (a connection in a transaction SOAR
+    commits afterwards); the job checks ``ctx.operator`` against ``job.required_role`` and
+    returns an :class:`~soar_ext.hook_payloads.ActionResult` (message, content, optional file).
 
     :param ctx: the call context.
     :return: job specifications, or ``None`` when the plugin has no jobs.
@@ -231,6 +259,7 @@ ALL_HOOKS: tuple[str, ...] = (
     "soar_startup",
     "soar_shutdown",
     "soar_pre_contract",
+    "soar_pre_contract_fallback",
     "soar_query_fields",
     "soar_query_build",
     "soar_detail_view",

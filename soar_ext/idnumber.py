@@ -11,8 +11,13 @@ import re
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
-# Anything that looks like an 18-character resident ID inside free text (used for log masking).
-_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])([0-9]{6})([0-9]{8})([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+# Anything that may hold an 18-character resident ID inside free text (used for log masking): a
+# run of at least 17 digits and a final digit or X, in ASCII or full-width forms (０-９, Ｘ),
+# wherever it stands — also glued to letters (``sfzh3301…``). Longer runs are masked too, so an
+# ID glued to other digits never shows its birth date.
+_DIGIT = "[0-9\uff10-\uff19]"
+_IN_TEXT = re.compile(rf"(?<!{_DIGIT}){_DIGIT}{{17,}}(?:{_DIGIT}|[XxＸｘ])")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 
 
 class InvalidIdNumber(ValueError):
@@ -95,9 +100,23 @@ def mask_id_number(value: str | None) -> str:
     return "*" * (len(text) - 2) + text[-2:]
 
 
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return run[:6] + "*" * (len(run) - 10) + run[-4:]
+
+
 def mask_in_text(text: str) -> str:
-    """Mask every 18-character ID-number-shaped token inside free text."""
-    return _IN_TEXT.sub(lambda m: m.group(1) + "*" * 8 + m.group(3), text)
+    """Mask every ID-number-shaped token inside free text: ``330106********123X``.
+
+    Finds 18-character IDs in ASCII or full-width digits, also glued to letters; a longer
+    digit run keeps only its first 6 and last 4 characters.
+    """
+    return _IN_TEXT.sub(_mask_run, text)
+
+
+def to_ascii_digits(text: str) -> str:
+    """Full-width digits and X (``３３０１…Ｘ``) as ASCII, so a full-width ID can be checked like any other."""
+    return text.translate(_FULL_WIDTH)
 
 
 def mask_name(name: str | None) -> str:

@@ -25,6 +25,23 @@ BROWSER_FIXTURES = frozenset({"page", "browser", "context", "console_page"})
 os.environ.setdefault("SOAR_EXT_STRICT_PLUGINS", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import id_guard
+
+    id_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_full_id_numbers() -> Iterator[None]:
+    """Fails a test that let a full ID number into a log record or a message the host returned."""
+    from tests import id_guard
+
+    id_guard.found.clear()
+    yield
+    leaks, id_guard.found[:] = list(id_guard.found), []
+    assert not leaks, f"full ID numbers leaked: {leaks[:5]}"
+
+
 def _pg_unreachable_reason() -> str | None:
     try:
         import psycopg
@@ -82,10 +99,16 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that drives a browser page is a browser test, whether or not it says so."""
+    """A test that drives a browser page is a browser test, whether or not it says so; browser tests run last.
+
+    Playwright's synchronous API keeps an event loop running on the main thread from the first
+    browser test to the end of the session, and ``asyncio.run`` refuses to start under a running
+    loop: every test that runs its own loop must therefore come before the first browser test.
+    """
     for item in items:
         if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -101,3 +124,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     elif REQUIRE_BROWSER and item.get_closest_marker("browser") is not None:
         report.outcome = "failed"
         report.longrepr = f"browser test was skipped but SOAR_EXT_REQUIRE_BROWSER=1: {report.longrepr}"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """The Qianjiang simulator on loopback for one test module (reset around each test by ``fresh_sim``)."""
+    from tests.soar_env import start_qianjiang
+
+    yield from start_qianjiang()
+
+
+@pytest.fixture
+def fresh_sim(sim):
+    """``sim`` with no scores set and no faults planned, before and after the test."""
+    sim.state.reset()
+    yield sim
+    sim.state.reset()

@@ -9,13 +9,13 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, create_engine, select
+from sqlalchemy import Connection, select
 
 from soar_ext.adapters.bigdata.client import QueryRecord
 from soar_ext.audit import AuditEvent, subject_digest
-from soar_ext.audit_store import DatabaseAuditSink
+from soar_ext.audit_store import AuditStore, DurableAuditSink
 from soar_ext.config import load_config
-from soar_ext.db.extension import audit_log, ext_metadata
+from soar_ext.db.extension import audit_log
 from soar_ext.idnumber import check_char
 from soar_ext.secret import Secret
 
@@ -38,12 +38,18 @@ def _event(subject: str | None = SUBJECT) -> AuditEvent:
 
 
 @pytest.fixture
-def conn() -> Iterator[Connection]:
-    engine = create_engine("sqlite://")
-    ext_metadata.create_all(engine)
-    with engine.begin() as connection:
+def store(tmp_path) -> Iterator[AuditStore]:
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def conn(store: AuditStore) -> Iterator[Connection]:
+    """A reading connection on the audit store (the sinks write on their own)."""
+    store.ensure_schema()
+    with store.connect() as connection:
         yield connection
-    engine.dispose()
 
 
 def test_digest_is_an_hmac_under_the_key() -> None:
@@ -86,7 +92,7 @@ def test_short_keys_are_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="digest_secret"):
         subject_digest(SUBJECT, Secret(bad))
     with pytest.raises(ValueError, match="digest_secret"):
-        DatabaseAuditSink(None, digest_key=Secret(bad))  # type: ignore[arg-type]
+        DurableAuditSink(None, digest_key=Secret(bad))  # type: ignore[arg-type]
 
 
 def test_a_plain_string_key_is_refused() -> None:
@@ -104,8 +110,8 @@ def test_event_keeps_the_full_id_in_memory_only() -> None:
     assert _event(None).subject_masked is None
 
 
-def test_database_sink_stores_mask_and_keyed_digest(conn: Connection) -> None:
-    DatabaseAuditSink(conn, digest_key=KEY, operator_name="王经办").record(_event())
+def test_database_sink_stores_mask_and_keyed_digest(conn: Connection, store: AuditStore) -> None:
+    DurableAuditSink(store, digest_key=KEY, operator_name="王经办").record(_event())
     row = conn.execute(select(audit_log)).mappings().one()
     assert row["subject_masked"] == SUBJECT[:6] + "********" + SUBJECT[14:]
     assert row["subject_hash"] == subject_digest(SUBJECT, KEY)
@@ -117,10 +123,10 @@ def test_database_sink_stores_mask_and_keyed_digest(conn: Connection) -> None:
 
 
 def test_database_sink_without_key_stores_no_digest_and_warns_once_per_sink(
-    conn: Connection, caplog: pytest.LogCaptureFixture
+    conn: Connection, store: AuditStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="soar_ext.audit_store")
-    sink = DatabaseAuditSink(conn)
+    sink = DurableAuditSink(store)
     sink.record(_event(None))
     assert caplog.records == []  # nothing to digest: nothing to warn about
     sink.record(_event())
@@ -131,18 +137,18 @@ def test_database_sink_without_key_stores_no_digest_and_warns_once_per_sink(
     hashes = conn.execute(select(audit_log.c.subject_hash, audit_log.c.subject_masked)).all()
     assert [h for h, _m in hashes] == [None, None, None]
     assert sum(1 for _h, m in hashes if m) == 2
-    DatabaseAuditSink(conn).record(_event())
+    DurableAuditSink(store).record(_event())
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
 
 
-def test_digest_key_comes_from_the_audit_configuration(conn: Connection) -> None:
+def test_digest_key_comes_from_the_audit_configuration(conn: Connection, store: AuditStore) -> None:
     config = load_config(env={"SOAR_EXT_AUDIT_DIGEST_SECRET": KEY.reveal()})
-    sink = DatabaseAuditSink(conn, digest_key=config.audit.get("digest_secret"))
+    sink = DurableAuditSink(store, digest_key=config.audit.get("digest_secret"))
     sink.record(_event())
     assert conn.execute(select(audit_log.c.subject_hash)).scalar_one() == subject_digest(SUBJECT, KEY)
 
 
-def test_bigdata_query_records_are_audited_with_the_keyed_digest(conn: Connection) -> None:
+def test_bigdata_query_records_are_audited_with_the_keyed_digest(conn: Connection, store: AuditStore) -> None:
     record = QueryRecord(
         category="户籍",
         interface_id="hj_czrkxx",
@@ -156,7 +162,7 @@ def test_bigdata_query_records_are_audited_with_the_keyed_digest(conn: Connectio
     )
     event = record.to_audit_event(operator_id="clerk-7")
     assert event.subject_id == SUBJECT and SUBJECT not in repr(event)
-    DatabaseAuditSink(conn, digest_key=KEY).record(event)
+    DurableAuditSink(store, digest_key=KEY).record(event)
     row = conn.execute(select(audit_log)).mappings().one()
     assert row["subject_hash"] == subject_digest(SUBJECT, KEY)
     assert row["interfaces"] == "hj_czrkxx" and row["result_status"] == "found"

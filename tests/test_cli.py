@@ -15,7 +15,7 @@ def url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
-def test_db_init_then_doctor_then_plugins(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_init_then_doctor_then_plugins(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["db", "init", "--url", url, "--households", "50", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "50 户家庭" in out and "换房配对表" in out
@@ -25,6 +25,8 @@ def test_db_init_then_doctor_then_plugins(url: str, capsys: pytest.CaptureFixtur
     assert main(["plugins"]) == 0
     listing = capsys.readouterr().out
     assert "deposit_waiver" in listing and "soar_pre_contract" in listing and "mode=on" in listing
+    assert "soar_pre_contract_fallback" in listing and "soar_register_jobs" in listing
+    assert (tmp_path / "cli.audit.db").is_file()  # db init created the separate audit store
 
 
 def test_doctor_fails_on_a_tampered_database(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,8 +56,81 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_undoes(url: str, capsys: pytest.
     assert main(["db", "upgrade", "--url", url]) == 0
     assert main(["db", "upgrade", "--url", url]) == 0
     assert "nothing" in capsys.readouterr().out.splitlines()[-1]
-    assert main(["db", "downgrade", "--url", url]) == 0
-    assert "0001" in capsys.readouterr().out
+    assert main(["db", "downgrade", "--url", url, "base", "--yes"]) == 0
+    assert "undone: 0002, 0001" in capsys.readouterr().out
+
+
+def test_downgrade_needs_an_explicit_target(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["db", "downgrade", "--url", url])
+    assert exit_.value.code == 2
+    assert "revision" in capsys.readouterr().err
+
+
+def _soar_db(url: str) -> None:
+    from soar_ext.db.engine import make_engine
+    from soar_ext.db.legacy import legacy_metadata
+    from soar_ext.db.migrate import upgrade
+
+    engine = make_engine(url)
+    legacy_metadata.create_all(engine)
+    engine.dispose()
+    upgrade(url)
+
+
+def _add_audit_rows(url: str, n: int) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from soar_ext.db.engine import make_engine
+    from soar_ext.db.extension import audit_log
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for i in range(n):
+            conn.execute(
+                insert(audit_log).values(
+                    id=f"A{i}", action="x", result_status="ok", created_at=dt.datetime(2024, 1, 1), state="done"
+                )
+            )
+    engine.dispose()
+
+
+def test_downgrade_without_yes_only_shows_the_plan(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from soar_ext.db.migrate import current
+
+    _soar_db(url)
+    capsys.readouterr()
+    assert main(["db", "downgrade", "--url", url, "0001"]) == 1
+    captured = capsys.readouterr()
+    assert "column sx_audit_log.state: 0 row(s)" in captured.out and "--yes" in captured.err
+    assert current(url) == "0002"
+    assert main(["db", "downgrade", "--url", url, "0001", "--yes"]) == 0
+    assert current(url) == "0001"
+
+
+def test_downgrade_refuses_to_drop_rows_unless_forced(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from soar_ext.db.migrate import current
+
+    _soar_db(url)
+    _add_audit_rows(url, 3)
+    capsys.readouterr()
+    assert main(["db", "downgrade", "--url", url, "base", "--yes"]) == 1
+    captured = capsys.readouterr()
+    assert "table sx_audit_log: 3 row(s) with data" in captured.out
+    assert "column sx_audit_log.state: 3 row(s) with data" in captured.out
+    assert "refused" in captured.err and "--force" in captured.err
+    assert current(url) == "0002"  # nothing dropped
+    assert main(["db", "downgrade", "--url", url, "base", "--yes", "--force"]) == 0
+    assert current(url) is None
+
+
+@pytest.mark.parametrize("target", ["0099", "0002x", "head"])
+def test_downgrade_to_an_unknown_revision_is_refused(url: str, target: str, capsys) -> None:
+    _soar_db(url)
+    assert main(["db", "downgrade", "--url", url, target, "--yes", "--force"]) == 2
+    assert "unknown revision" in capsys.readouterr().err
 
 
 def test_db_init_refuses_other_databases(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,7 +154,7 @@ def test_bad_household_count_is_refused(url: str, capsys: pytest.CaptureFixture[
 # --- errors are one line on stderr and exit code 2, never a traceback ------------------------------
 
 
-@pytest.mark.parametrize("command", [["doctor"], ["db", "upgrade"], ["db", "downgrade"]])
+@pytest.mark.parametrize("command", [["doctor"], ["db", "upgrade"], ["db", "downgrade", "base", "--yes"], ["audit"]])
 def test_missing_sqlite_file_is_reported_and_not_created(
     command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -104,7 +179,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("command", [["doctor"], ["db", "upgrade"], ["db", "downgrade"], ["db", "init"]])
+@pytest.mark.parametrize(
+    "command", [["doctor"], ["db", "upgrade"], ["db", "downgrade", "base", "--yes"], ["db", "init"]]
+)
 def test_unreachable_server_is_one_line_with_the_password_redacted(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from soar_ext.audit_store import open_audit_store, read_entries
 from soar_ext.cli import main
 from soar_ext.config import Config
 from soar_ext.db.codes import ContractStatus, ContractType
@@ -45,6 +46,9 @@ def test_demo_covers_every_draft_and_rolls_back(url: str) -> None:
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(deposit_decisions)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == 0
+    # the score queries were really sent: their audit entries outlive the rollback, in the audit store
+    entries = read_entries(open_audit_store(Config(), url), limit=10_000)
+    assert len(entries) >= report.waiver["waived"] and all(e.state == "done" for e in entries)
     engine.dispose()
 
 
@@ -55,8 +59,11 @@ def test_demo_commit_keeps_decisions_and_audit(url: str, capsys: pytest.CaptureF
     engine = make_engine(url)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(deposit_decisions)).scalar_one() > 0
+    store = open_audit_store(Config(), url)
+    with store.connect() as conn:
         hashes = conn.execute(select(audit_log.c.subject_hash)).scalars().all()
     assert hashes and all(h and len(h) == 64 for h in hashes)
+    store.dispose()
     engine.dispose()
 
 

@@ -18,14 +18,12 @@ from soar_ext.hook_payloads import ContractDraft
 from soar_ext.hooks import deposit_waiver
 from tests.host_fixtures import make_context, make_host
 from tests.soar_builders import ADULT, add_contract, add_family
-from tests.soar_env import soar_database, start_qianjiang
+from tests.soar_env import soar_database
 
 NOW = dt.datetime(2024, 7, 1, 10, 0)
 
 
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_qianjiang()
+pytestmark = pytest.mark.usefixtures("fresh_sim")
 
 
 @pytest.fixture
@@ -33,13 +31,6 @@ def engine(tmp_path: Path):
     engine = soar_database(f"sqlite:///{tmp_path / 'soar.db'}")
     yield engine
     engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _reset_sim(sim):
-    sim.state.reset()
-    yield
-    sim.state.reset()
 
 
 def run(engine, sim, family_members, scores, *, contract_type=ContractType.NEW, mode="on", http=None, settings=None):
@@ -220,11 +211,14 @@ def test_household_without_members_is_required_and_flagged(engine, sim) -> None:
 def test_unknown_contract_type_is_a_clear_error(engine, sim) -> None:
     host = make_host([("deposit_waiver", deposit_waiver)])
     with engine.begin() as conn:
+        family_id, _people = add_family(conn, couple(1))
+        htid = add_contract(conn, family_id, "07")
         decision = host.pre_contract(
             make_context(conn, host, adapters=sim.registry(host.config)),
-            ContractDraft(contract_id="X", contract_type="07", family_id="JT"),
+            ContractDraft(contract_id=htid, contract_type="07", family_id=family_id),
         )
     assert not decision.allowed and "未知的配租类型代码「07」" in decision.messages[0]
+    assert sim.state.plan.calls("score") == 0
 
 
 def test_every_score_query_is_audited_without_full_ids(engine, sim) -> None:
@@ -324,6 +318,7 @@ def test_failure_after_an_earlier_waiver_restores_the_deposit(engine, sim) -> No
 
 def test_host_context_audits_score_queries_in_the_database_with_a_keyed_digest(engine, sim) -> None:
     from soar_ext.audit import subject_digest
+    from soar_ext.audit_store import read_entries
     from soar_ext.config import Config
     from soar_ext.context import Operator
     from soar_ext.db.extension import audit_log
@@ -343,8 +338,9 @@ def test_host_context_audits_score_queries_in_the_database_with_a_keyed_digest(e
         ctx = host.context(Operator(id="u7", name="赵经办", roles=frozenset({"clerk"})), conn, clock=lambda: NOW)
         assert host.pre_contract(ctx, ContractDraft(contract_id=htid, contract_type="01", family_id=family_id)).allowed
     with engine.connect() as conn:
-        row = conn.execute(select(audit_log)).mappings().one()
-    assert row["action"] == "qianjiang.score" and row["operator_id"] == "u7" and row["operator_name"] == "赵经办"
-    assert row["subject_hash"] == subject_digest(people[0][1], key)
-    assert row["subject_masked"] == people[0][1][:6] + "********" + people[0][1][14:]
-    assert people[0][1] not in (row["detail"] or "")
+        assert conn.execute(select(audit_log)).first() is None  # never in SOAR's file: the audit store is its own
+    (row,) = read_entries(host.audit_store(str(engine.url)), subject_hash=subject_digest(people[0][1], key))
+    assert row.action == "qianjiang.score" and row.operator_id == "u7" and row.operator_name == "赵经办"
+    assert row.result_status == "scored" and row.state == "done" and row.finished_at is not None
+    assert row.subject_masked == people[0][1][:6] + "********" + people[0][1][14:]
+    assert people[0][1] not in json.dumps(row.detail)

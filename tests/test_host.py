@@ -26,18 +26,14 @@ from soar_ext.hook_payloads import (
     QueryField,
 )
 from soar_ext.host import SoarHost
-from tests.host_fixtures import make_context, make_host
+from tests.host_fixtures import add_draft_contract, draft_connection, make_context, make_host
 
 DRAFT = ContractDraft(contract_id="HT1", contract_type="03", family_id="JT1", deposit=Decimal("3000"))
 
 
 @pytest.fixture
 def conn(tmp_path: Path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'host.db'}")
-    ext_metadata.create_all(engine)
-    with engine.begin() as connection:
-        yield connection
-    engine.dispose()
+    yield from draft_connection(tmp_path)
 
 
 class Boom:
@@ -105,8 +101,8 @@ class FallbackBoom:
     def soar_pre_contract(self, contract):
         raise RuntimeError("bug")
 
-    @staticmethod
-    def pre_contract_fallback(ctx, contract, error):
+    @hookimpl
+    def soar_pre_contract_fallback(self, ctx, contract, error):
         return PreContractVerdict(allow=True, message="按应缴押金办理，已标记待复核", needs_recheck=True)
 
 
@@ -323,7 +319,8 @@ def test_trace_logs_every_call(conn, caplog) -> None:
 def test_sql_error_in_display_plugin_leaves_soar_transaction_usable(pg_url) -> None:
 
     engine = make_engine(pg_url)
-    ext_metadata.create_all(engine)
+    with engine.begin() as connection:
+        add_draft_contract(connection)
     host = make_host([("half", HalfWriter()), ("good", Good())])
     with engine.begin() as connection:
         result = host.detail_view(make_context(connection, host), DetailView(entity="person", key="RY1"))

@@ -70,7 +70,7 @@ def test_upgrade_downgrade_upgrade_cycle_changes_only_soar_ext_objects(db_url: s
     for name, table, columns in LEGACY_INDEXES:
         assert (name, columns) in upgraded[table.name]["indexes"]
 
-    assert migrate.downgrade(db_url) == REVISIONS[::-1]
+    assert migrate.downgrade(db_url, "base") == REVISIONS[::-1]
     assert migrate.current(db_url) is None
     assert _schema(engine) == before  # no sx_ table, no ix_sx_ index, legacy objects as they were
 
@@ -133,7 +133,7 @@ def test_migrations_run_from_any_directory_without_alembic_ini(db_url: str, tmp_
 def test_upgrade_accepts_an_engine_and_downgrade_of_empty_database_is_harmless(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
     legacy_metadata.create_all(engine)
-    assert migrate.downgrade(engine) == []
+    assert migrate.downgrade(engine, "base") == []
     assert VERSION_TABLE not in inspect(engine).get_table_names()
     assert migrate.upgrade(engine) == REVISIONS
     assert migrate.current(engine) == REVISIONS[-1]
@@ -192,9 +192,11 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
-    assert list(rendered) == [f"{stem}.{kind}.sql" for stem in stems for kind in ("upgrade", "downgrade", "cleanup")]
-    assert stems[0] == "0001_sx_base"
+    assert list(rendered) == [
+        f"{stem}.{kind}.sql"
+        for stem in ("0001_sx_base", "0002_sx_audit_outcome")
+        for kind in ("upgrade", "downgrade", "cleanup")
+    ]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
@@ -267,12 +269,22 @@ _CLEANUP_BLOCK = re.compile(
     r"^BEGIN\n  EXECUTE IMMEDIATE 'DROP (TABLE|INDEX) (\w+)';\n"
     r"EXCEPTION WHEN OTHERS THEN\n  IF SQLCODE NOT IN \(-942, -1418\) THEN RAISE; END IF;\nEND;$"
 )
+_CLEANUP_COLUMN_BLOCK = re.compile(
+    r"^BEGIN\n  EXECUTE IMMEDIATE 'ALTER TABLE (\w+) DROP COLUMN (\w+)';\n"
+    r"EXCEPTION WHEN OTHERS THEN\n  IF SQLCODE NOT IN \(-942, -904\) THEN RAISE; END IF;\nEND;$"
+)
 
 
 def _cleanup_drops(sql: str) -> list[tuple[str, str]]:
-    """(kind, object) of every DROP in a cleanup script, in order; fails on anything else."""
+    """(kind, object) of every DROP in a cleanup script, in order; fails on anything else.
+
+    A dropped column is ``("COLUMN", "table.column")``.
+    """
     drops = []
     for stmt in _statements(sql)[1:]:  # after the revision guard
+        if m := _CLEANUP_COLUMN_BLOCK.match(stmt):
+            drops.append(("COLUMN", f"{m.group(1)}.{m.group(2)}".lower()))
+            continue
         m = _CLEANUP_BLOCK.match(stmt)
         assert m, f"unexpected statement in a cleanup script: {stmt}"
         drops.append((m.group(1), m.group(2).lower()))
@@ -307,6 +319,8 @@ def test_cleanup_scripts_drop_only_soar_ext_objects():
             if kind == "TABLE":
                 assert obj.startswith(PREFIX), f"{name}: DROP TABLE {obj}"
                 assert obj not in legacy, f"{name}: drops the SOAR table {obj}"
+            elif kind == "COLUMN":
+                assert obj.startswith(PREFIX), f"{name}: DROP COLUMN {obj}"
             else:
                 assert obj.startswith("ix_" + PREFIX), f"{name}: DROP INDEX {obj}"
         # also as plain text: no legacy table name follows a DROP anywhere
@@ -323,7 +337,8 @@ def test_cleanup_scripts_cover_every_object_the_revision_creates_indexes_first()
         created = _created_objects(scripts[name.replace(".cleanup.", ".upgrade.")])
         assert set(dropped) == created, name
         kinds = [kind for kind, _obj in drops]
-        assert kinds == sorted(kinds, key=lambda k: k != "INDEX"), f"{name}: indexes must be dropped before tables"
+        order = {"INDEX": 0, "COLUMN": 1, "TABLE": 2}
+        assert kinds == sorted(kinds, key=order.__getitem__), f"{name}: indexes first, then columns, then tables"
         if name.startswith("0001_"):
             assert drops[-1] == ("TABLE", VERSION_TABLE), name
         else:

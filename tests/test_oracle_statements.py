@@ -48,7 +48,7 @@ def _scenario(engine: Engine) -> None:
                     contract_id=htid, contract_type=ContractType.NEW, family_id=family_id, deposit=Decimal("2400")
                 ),
             )
-            deposit_waiver.pre_contract_fallback(
+            deposit_waiver.soar_pre_contract_fallback(
                 ctx.for_plugin("deposit_waiver", "on"),
                 ContractDraft(contract_id=htid, contract_type="01", family_id=family_id),
                 RuntimeError("x"),
@@ -219,3 +219,56 @@ def test_oracle_claim_locks_with_skip_locked_and_no_row_limit() -> None:
     # the PostgreSQL form (a LIMIT-ed locking subquery) is what Oracle refuses, and the lint says so
     limited = queue._candidates(NOW, None).limit(10).with_for_update(skip_locked=True)
     assert any("ORA-02014" in problem for problem in lint_statement(limited))
+
+
+def test_audit_store_recheck_and_downgrade_statements_compile_cleanly_for_oracle(tmp_path: Path) -> None:
+    """The durable audit (its own engine), the host's contract check, the re-check job and the downgrade plan."""
+    from soar_ext.audit import AuditEvent
+    from soar_ext.audit_store import read_entries, unfinished_entries
+    from soar_ext.config import Config
+    from soar_ext.db.migrate import downgrade_plan
+    from soar_ext.deposit_recheck import JOB_NAME
+    from soar_ext.host import SoarHost
+
+    url = f"sqlite:///{tmp_path / 'lint.db'}"
+    engine = soar_database(url)
+    sim_gen = start_qianjiang()
+    sim = next(sim_gen)
+    checker = Operator(id="b1", name="复核员", roles=frozenset({"batch_checker"}))
+    try:
+        config = Config()
+
+        def new_host() -> SoarHost:  # its own adapters: the outage below opens the first one's circuit breaker
+            return SoarHost(
+                config,
+                plugins=[("deposit_waiver", deposit_waiver)],
+                load_entry_points=False,
+                adapters=sim.registry(config),
+            )
+
+        with StatementRecorder() as recorder:  # every engine: SOAR's and the audit store's
+            host = new_host()
+            with engine.begin() as conn:
+                family_id, people = add_family(conn)
+                htid = add_contract(conn, family_id, ContractType.NEW)
+            sim.state.plan.set("status_5xx", status=503)
+            with engine.begin() as conn:
+                draft = ContractDraft(contract_id=htid, contract_type=ContractType.NEW, family_id=family_id)
+                host.pre_contract(host.context(checker, conn, clock=lambda: NOW), draft)
+            sim.state.reset()
+            sim.state.set_score(people[0][1], 720)
+            rechecker = new_host()
+            with engine.begin() as conn:
+                ctx = rechecker.context(checker, conn, clock=lambda: NOW)
+                assert rechecker.run_job(ctx, JOB_NAME, since="2024-01-01").ok
+                with ctx.audit.query(AuditEvent(action="x", operator_id="b1", purpose="p")) as entry:
+                    entry.finish("ok", {"n": 1})
+            store = host.audit_store(url)
+            read_entries(store, since=NOW, until=NOW, action="x", operator_id="b1", subject_hash="0" * 64)
+            unfinished_entries(store)
+            downgrade_plan(url, "base")
+        assert any("sx_audit_log" in str(s) for s in recorder.statements)
+        assert recorder.lint() == []
+    finally:
+        sim_gen.close()
+        engine.dispose()

@@ -1,7 +1,8 @@
 """Reading the audit trail for the 审计日志 screen — the console's only dependency on where audit rows live.
 
-Today the rows are in ``sx_audit_log`` in SOAR's database; when the audit store moves (for
-example to its own database file), this module is the one place to change.
+The rows are in ``sx_audit_log`` of the audit store (:mod:`soar_ext.audit_store`): on PostgreSQL
+and Oracle SOAR's own database through the store's engine, on the embedded SQLite default a
+separate file beside SOAR's. :func:`read_audit_log` takes that store.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Select, select
 
+from soar_ext.audit_store import AuditStore
 from soar_ext.db.extension import audit_log
 from soar_ext.db.paging import count_statement, shown_total
 from soar_ext.idnumber import mask_in_text
@@ -63,10 +65,11 @@ def _statement(filters: AuditFilter) -> Select:
     return stmt
 
 
-def read_audit_log(engine: Engine, filters: AuditFilter, *, page: int, page_size: int) -> AuditPage:
-    """One page of audit rows, newest first, with a capped total (``1000+``)."""
+def read_audit_log(store: AuditStore, filters: AuditFilter, *, page: int, page_size: int) -> AuditPage:
+    """One page of the audit store's rows, newest first, with a capped total (``1000+``)."""
     stmt = _statement(filters)
-    with engine.connect() as conn:
+    store.ensure_schema()
+    with store.engine.connect() as conn:
         total = conn.execute(count_statement(stmt, cap=TOTAL_CAP)).scalar_one()
         rows = (
             conn.execute(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from soar_ext.adapter_registry import AdapterRegistry
+from soar_ext.audit_store import AuditStore
 from soar_ext.clock import Clock, beijing_now
 from soar_ext.config import Config
 from soar_ext.console.blocks import ActionStore, Flash
@@ -149,6 +150,10 @@ class ConsoleRuntime:
                             notices.append(text)
 
     # ------------------------------------------------------------------ plugins
+
+    def audit_store(self) -> AuditStore:
+        """The audit store of the console's SOAR database (the one every hook call writes to)."""
+        return self.host.audit_store(self.engine.url.render_as_string(hide_password=False))
 
     def plugin_infos(self) -> list[PluginInfo]:
         return self.host.plugin_infos()

@@ -6,7 +6,10 @@ Read-only. Checks:
   columns whose type family, length, precision or nullability differ (extra tables and columns
   in the live database are fine — SOAR has many soar-ext does not use);
 - soar-ext's migrations: the revision in ``sx_schema_version`` against the newest one, the
-  ``sx_`` tables (:mod:`soar_ext.db.extension`) and the indexes soar-ext adds to legacy tables.
+  ``sx_`` tables (:mod:`soar_ext.db.extension`) and the indexes soar-ext adds to legacy tables;
+- the audit store (:mod:`soar_ext.audit_store`, when given): where it is, that ``sx_audit_log``
+  there has every column, and how many query intents have no outcome (a warning past
+  :data:`STALE_INTENT_MINUTES`: a crash between an upstream call and its audit outcome).
 
 Each problem is one readable line, naming table and column with their Chinese comments, so a
 maintainer knows what to fix in ``legacy.py`` (or which migration to apply).
@@ -14,16 +17,22 @@ maintainer knows what to fix in ``legacy.py`` (or which migration to apply).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
 from sqlalchemy import Column, Connection, Engine, Table, inspect
 from sqlalchemy import types as sqltypes
+from sqlalchemy.engine import make_url
 
-from soar_ext.db.extension import EXT_TABLES, LEGACY_INDEXES, VERSION_TABLE
+from soar_ext.audit_store import AuditStore, unfinished_entries
+from soar_ext.clock import beijing_now
+from soar_ext.config import redact_url
+from soar_ext.db.extension import EXT_TABLES, LEGACY_INDEXES, VERSION_TABLE, audit_log
 from soar_ext.db.legacy import LEGACY_TABLES
 from soar_ext.db.migrate import script_directory
 
@@ -180,8 +189,49 @@ def _index_problems(conn: Connection, schema: str | None) -> list[str]:
     return problems
 
 
-def check(engine: Engine, schema: str | None = None) -> DoctorReport:
-    """Compare the database behind ``engine`` (tables in ``schema``, default the user's own)."""
+#: Intents without an outcome older than this are reported as a warning.
+STALE_INTENT_MINUTES = 10
+
+
+def _audit_notes(store: AuditStore, report: DoctorReport) -> None:
+    """The audit-store section (read-only: a missing SQLite audit file is not created)."""
+
+    where = redact_url(store.url)
+    url = make_url(store.url)
+    if store.is_sqlite and url.database and not Path(url.database).exists():
+        report.notes.append(f"audit store {where}: not created yet (created on the first audited query)")
+        return
+    with store.engine.connect() as conn:
+        live = _live_columns(conn, [audit_log.name], None)
+    if audit_log.name not in live:
+        report.problems.append(f"audit store {where}: table {audit_log.name} is missing")
+        return
+    missing = [c.name for c in audit_log.columns if c.name not in live[audit_log.name]]
+    if missing:
+        report.problems.append(
+            f"audit store {where}: {audit_log.name} lacks column(s) {', '.join(missing)} "
+            "(apply the pending migrations; a SQLite audit file gets them on first use)"
+        )
+        return
+    unfinished = unfinished_entries(store)
+    stale = [e for e in unfinished if e.created_at <= _now() - dt.timedelta(minutes=STALE_INTENT_MINUTES)]
+    report.notes.append(f"audit store {where}: {len(unfinished)} query intent(s) without an outcome")
+    if stale:
+        report.notes.append(
+            f"WARNING audit: {len(stale)} query intent(s) older than {STALE_INTENT_MINUTES} minutes have no "
+            "outcome (a crash after the upstream call?); list them with `soar-ext audit`"
+        )
+
+
+def _now() -> dt.datetime:
+    return beijing_now()
+
+
+def check(engine: Engine, schema: str | None = None, *, audit_store: AuditStore | None = None) -> DoctorReport:
+    """Compare the database behind ``engine`` (tables in ``schema``, default the user's own).
+
+    ``audit_store`` (an :class:`~soar_ext.audit_store.AuditStore`) adds the audit-store section.
+    """
     report = DoctorReport()
     dialect_name = engine.dialect.name
     with engine.connect() as conn:
@@ -202,6 +252,8 @@ def check(engine: Engine, schema: str | None = None) -> DoctorReport:
             report.notes.extend(_data_rule_notes(conn))
             report.notes.extend(_allocation_rule_notes(conn))
             report.notes.append(_worker_note(conn))
+    if audit_store is not None:
+        _audit_notes(audit_store, report)
     return report
 
 

@@ -51,8 +51,12 @@ audit_log = Table(
     Column("result_status", String(20), nullable=False, comment="结果状态"),
     Column("detail", Text, comment="详细信息（JSON，不含完整身份证号）"),
     Column("created_at", DateTime, nullable=False, comment="记录时间"),
+    # revision 0002: write-ahead entries (intent before the upstream call, outcome after it)
+    Column("state", String(10), comment="记录状态（intent 已发起未完成 / done 已完成）"),
+    Column("finished_at", DateTime, comment="完成时间"),
     Index("ix_sx_audit_log_created_at", "created_at"),
     Index("ix_sx_audit_log_subject_hash", "subject_hash"),
+    Index("ix_sx_audit_log_state", "state", "created_at"),
     comment="soar-ext 个人信息访问审计表",
 )
 

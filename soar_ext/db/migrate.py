@@ -25,13 +25,14 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, func, inspect, select
 
 from soar_ext.db.engine import make_engine
 from soar_ext.db.extension import LEGACY_INDEXES, PREFIX, VERSION_TABLE
@@ -112,12 +113,94 @@ def upgrade(url: str | Engine, revision: str = "head") -> list[str]:
     return _run(url, revision, "upgrade")
 
 
-def downgrade(url: str | Engine, revision: str = "base") -> list[str]:
-    """Undo migrations down to ``revision`` (default: remove all of soar-ext's objects).
+def downgrade(url: str | Engine, revision: str) -> list[str]:
+    """Undo migrations down to ``revision`` (``"base"``: remove all of soar-ext's objects).
 
-    Returns the revision ids undone, newest first.
+    Returns the revision ids undone, newest first. This drops tables and columns with whatever
+    they hold: check :func:`downgrade_plan` first (``soar-ext db downgrade`` does, and refuses to
+    drop data without ``--force``).
     """
     return _run(url, revision, "downgrade")
+
+
+@dataclass(frozen=True)
+class DataLoss:
+    """A table or column a downgrade drops, with the rows that hold data in it."""
+
+    table: str
+    column: str | None  # None: the whole table
+    rows: int
+
+    def describe(self) -> str:
+        what = f"column {self.table}.{self.column}" if self.column else f"table {self.table}"
+        return f"{what}: {self.rows} row(s) with data"
+
+
+@dataclass(frozen=True)
+class DowngradePlan:
+    """What ``downgrade(url, target)`` would undo and the data it would delete."""
+
+    current: str | None
+    target: str
+    revisions: tuple[str, ...]
+    losses: tuple[DataLoss, ...]
+
+    @property
+    def deletes_data(self) -> bool:
+        return any(loss.rows for loss in self.losses)
+
+
+def dropped_objects(downgrade_sql: str) -> list[tuple[str, str | None]]:
+    """``(table, column)`` of every table (column ``None``) and column a rendered downgrade drops.
+
+    The version table is left out: it holds only the revision number.
+    """
+    dropped: list[tuple[str, str | None]] = []
+    for stmt in _statements(downgrade_sql):
+        if m := re.match(r"DROP\s+TABLE\s+(\w+)$", stmt, re.IGNORECASE):
+            if m.group(1).lower() != VERSION_TABLE:
+                dropped.append((m.group(1).lower(), None))
+        elif m := re.match(r"ALTER\s+TABLE\s+(\w+)\s+DROP\s+COLUMN\s+(\w+)$", stmt, re.IGNORECASE):
+            dropped.append((m.group(1).lower(), m.group(2).lower()))
+    return dropped
+
+
+def downgrade_plan(url: str | Engine, revision: str) -> DowngradePlan:
+    """The revisions a downgrade to ``revision`` undoes and, per dropped table or column, its rows with data.
+
+    ``ValueError`` for a revision that is not known or not below the database's revision.
+    """
+    known = revisions()
+    if revision != "base" and revision not in known:
+        raise ValueError(f"unknown revision {revision!r} (known: base, {', '.join(known)})")
+    cur = current(url)
+    if cur is None or cur == revision:
+        return DowngradePlan(cur, revision, (), ())
+    if cur not in known:
+        raise ValueError(f"the database is at revision {cur}, unknown to this soar-ext")
+    below = known[: known.index(cur)]
+    if revision != "base" and revision not in below:
+        raise ValueError(f"revision {revision} is not below the database's revision {cur}")
+    start = 0 if revision == "base" else known.index(revision) + 1
+    undone = tuple(reversed(known[start : known.index(cur) + 1]))
+    targets = dropped_objects(_render(f"{cur}:{revision}", "downgrade"))
+    losses = []
+    with _engine(url) as engine, engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        for table, column in targets:
+            if table not in present:
+                continue
+            t = Table(table, MetaData(), *([Column(column)] if column else []))
+            stmt = select(func.count()).select_from(t)
+            if column:
+                stmt = stmt.where(t.c[column].is_not(None))
+            losses.append(DataLoss(table, column, int(conn.execute(stmt).scalar_one())))
+    return DowngradePlan(cur, revision, undone, tuple(losses))
+
+
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    return [s.revision for s in _ordered_scripts()]
 
 
 def current(url: str | Engine) -> str | None:
@@ -192,16 +275,48 @@ def _header(rev: str, name: str, what: str, expected: str | None) -> str:
     )
 
 
+_DATA_LOSS_WARNING = """\
+-- WARNING: this undo script DELETES what soar-ext recorded; it cannot be rolled back.
+-- It drops, with every value they hold:
+{objects}
+-- These may hold the personal-information access audit and business decisions. Before running
+-- it, count what would be lost and export what must be kept:
+{counts}
+-- `soar-ext db downgrade` shows the same counts and refuses to drop data without --force.
+"""
+
+
+def _with_data_loss_warning(header: str, downgrade_sql: str) -> str:
+    """``header`` with a warning naming every table and column the downgrade drops (before its guard)."""
+    dropped = dropped_objects(downgrade_sql)
+    if not dropped:
+        return header
+    objects, counts = [], []
+    for table, column in dropped:
+        if column is None:
+            objects.append(f"--   table {table} (all rows)")
+            counts.append(f"--   SELECT COUNT(*) FROM {table};")
+        else:
+            objects.append(f"--   column {table}.{column}")
+            counts.append(f"--   SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL;")
+    warning = _DATA_LOSS_WARNING.format(objects="\n".join(objects), counts="\n".join(counts))
+    marker = "WHENEVER SQLERROR"
+    at = header.index(marker)
+    return header[:at] + warning + header[at:]
+
+
 # Oracle error codes a cleanup block ignores: the object is not there (never created, or
 # already dropped by an earlier run of the same cleanup script).
 _ORA_TABLE_MISSING = -942  # ORA-00942: table or view does not exist
 _ORA_INDEX_MISSING = -1418  # ORA-01418: specified index does not exist
+_ORA_COLUMN_MISSING = -904  # ORA-00904: invalid identifier (the column was never added)
 
 _CLEANUP_NOTE = """\
 -- Use ONLY after {name}.upgrade.sql stopped with an error part-way. Oracle commits every
 -- CREATE at once, so the objects made before the error remain while sx_schema_version still
 -- says {parent}; re-running the upgrade would then stop at ORA-00955 (name already used).
--- This script drops those of the revision's objects that exist: indexes first, then tables.
+-- This script drops those of the revision's objects that exist: indexes first, then added
+-- columns, then tables.
 {version_line}-- Objects that do not exist are skipped; nothing else is touched (no SOAR table, no object
 -- of another revision). The guard above refuses to run once the upgrade has been recorded
 -- (use the downgrade script then). Afterwards run {name}.upgrade.sql again.
@@ -212,6 +327,15 @@ _CLEANUP_BLOCK = """BEGIN
   EXECUTE IMMEDIATE 'DROP {kind} {obj}';
 EXCEPTION WHEN OTHERS THEN
   IF SQLCODE NOT IN ({table_missing}, {index_missing}) THEN RAISE; END IF;
+END;
+/
+
+"""
+
+_CLEANUP_COLUMN_BLOCK = """BEGIN
+  EXECUTE IMMEDIATE 'ALTER TABLE {table} DROP COLUMN {column}';
+EXCEPTION WHEN OTHERS THEN
+  IF SQLCODE NOT IN ({table_missing}, {column_missing}) THEN RAISE; END IF;
 END;
 /
 
@@ -228,13 +352,14 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def _cleanup_targets(upgrade_sql: str, rev: str) -> tuple[list[str], list[str]]:
-    """Indexes and tables an upgrade script creates, each in reverse order of creation.
+def _cleanup_targets(upgrade_sql: str, rev: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
+    """Indexes, added columns ``(table, column)`` and tables an upgrade script creates, each newest first.
 
     Raises ``ValueError`` for a statement the cleanup script cannot undo, so a new kind of
     migration step gets a deliberate cleanup instead of a silent gap.
     """
     indexes: list[str] = []
+    columns: list[tuple[str, str]] = []
     tables: list[str] = []
     for stmt in _statements(upgrade_sql):
         if m := re.match(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s+(\w+)\s+ON\s+(\w+)", stmt, re.IGNORECASE):
@@ -247,6 +372,15 @@ def _cleanup_targets(upgrade_sql: str, rev: str) -> tuple[list[str], list[str]]:
             if not name.startswith(PREFIX):
                 raise ValueError(f"revision {rev}: table {name} does not start with {PREFIX}")
             tables.append(name)
+        elif m := re.match(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+(\w+)\s", stmt, re.IGNORECASE):
+            table, column = m.group(1).lower(), m.group(2).lower()
+            if table in tables:
+                continue  # changes to a table created here go with the table
+            if not table.startswith(PREFIX) or column == "constraint":
+                raise ValueError(
+                    f"revision {rev}: no cleanup is generated for {stmt.splitlines()[0]!r}; extend migrate.py"
+                )
+            columns.append((table, column))
         elif m := re.match(r"ALTER\s+TABLE\s+(\w+)", stmt, re.IGNORECASE):
             if m.group(1).lower() not in tables:  # changes to a table created here go with the table
                 raise ValueError(
@@ -258,12 +392,12 @@ def _cleanup_targets(upgrade_sql: str, rev: str) -> tuple[list[str], list[str]]:
             continue  # comments go with their object; the version row is what the guard reads
         else:
             raise ValueError(f"revision {rev}: no cleanup is generated for {stmt.splitlines()[0]!r}; extend migrate.py")
-    return indexes[::-1], tables[::-1]
+    return indexes[::-1], columns[::-1], tables[::-1]
 
 
 def _render_cleanup(rev: str, name: str, parent: str, upgrade_sql: str) -> str:
     at_base = parent == "base"
-    indexes, tables = _cleanup_targets(upgrade_sql, rev)
+    indexes, columns, tables = _cleanup_targets(upgrade_sql, rev)
     if at_base:  # the base revision also created the version table: drop it last
         tables = [t for t in tables if t != VERSION_TABLE] + [VERSION_TABLE]
     else:
@@ -278,6 +412,12 @@ def _render_cleanup(rev: str, name: str, parent: str, upgrade_sql: str) -> str:
     ]
     codes = {"table_missing": _ORA_TABLE_MISSING, "index_missing": _ORA_INDEX_MISSING}
     parts += [_CLEANUP_BLOCK.format(kind="INDEX", obj=obj, **codes) for obj in indexes]
+    parts += [
+        _CLEANUP_COLUMN_BLOCK.format(
+            table=table, column=column, table_missing=_ORA_TABLE_MISSING, column_missing=_ORA_COLUMN_MISSING
+        )
+        for table, column in columns
+    ]
     parts += [_CLEANUP_BLOCK.format(kind="TABLE", obj=obj, **codes) for obj in tables]
     return "".join(parts).rstrip("\n") + "\n"
 
@@ -303,9 +443,9 @@ def render_oracle_scripts() -> dict[str, str]:
         scripts[f"{name}.upgrade.sql"] = (
             _header(rev, name, f"upgrade {parent} -> {rev}", None if at_base else parent) + upgrade_sql
         )
-        scripts[f"{name}.downgrade.sql"] = _header(rev, name, f"downgrade {rev} -> {parent}", rev) + _render(
-            f"{rev}:{parent}", "downgrade", drop_version_table=at_base
-        )
+        downgrade_sql = _render(f"{rev}:{parent}", "downgrade", drop_version_table=at_base)
+        header = _header(rev, name, f"downgrade {rev} -> {parent}", rev)
+        scripts[f"{name}.downgrade.sql"] = _with_data_loss_warning(header, downgrade_sql) + downgrade_sql
         scripts[f"{name}.cleanup.sql"] = _render_cleanup(rev, name, parent, upgrade_sql)
     return scripts
 

@@ -8,7 +8,12 @@ Every decision is kept in ``sx_deposit_decision`` (one row per contract, updated
 re-run). In ``on`` mode the draft contract's deposit columns are set; in ``shadow`` mode
 only the decision is recorded. When the service does not answer within the time budget,
 the deposit stays required and the decision is marked for re-check; this plugin never
-blocks a contract.
+blocks a contract. Every score query is audited write-ahead: the intent is committed on the
+audit store before the call, the outcome after it (``ctx.audit.begin`` / ``finish``); a member
+whose intent cannot be written is not queried.
+
+Decisions marked for re-check (待复核) are re-scored by the job ``deposit_waiver.recheck``
+(``soar_register_jobs``; also ``soar-ext deposit recheck``), see :mod:`soar_ext.deposit_recheck`.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from soar_ext.db.codes import ContractStatus, ContractType, Relation
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, family_members, persons
 from soar_ext.errors import InvalidInput
-from soar_ext.hook_payloads import ContractDraft, PreContractVerdict
+from soar_ext.hook_payloads import ContractDraft, JobSpec, PreContractVerdict
 from soar_ext.idnumber import InvalidIdNumber, age_on, mask_id_number, mask_name, normalize_id_number
 from soar_ext.log_masking import get_logger
 
@@ -55,7 +60,7 @@ class MemberScore:
     id_masked: str
     name_masked: str
     relation: str
-    status: str  # scored | no_score | invalid_id | invalid_name | invalid_input | minor | error
+    status: str  # scored | no_score | invalid_id | invalid_name | invalid_input | minor | error | not_audited
     score: int | None = None
     note: str | None = None
 
@@ -135,11 +140,36 @@ async def _fetch_scores(
     return [t.result() if t in done else TimeoutError(f"超过{budget}秒未返回") for t in tasks]
 
 
+UNQUERYABLE = ("invalid_id", "invalid_name", "invalid_input")
+#: Members listed by name in the message about unqueryable members (the rest are counted).
+MESSAGE_MEMBERS = 4
+
+
+def _unqueryable_message(members: list[MemberScore]) -> str:
+    """Which members could not be asked and why (masked names, relation, the reason)."""
+    bad = [m for m in members if m.status in UNQUERYABLE]
+    parts = []
+    for m in bad[:MESSAGE_MEMBERS]:
+        relation = Relation.LABELS.get(m.relation, m.relation)
+        reason = (m.note or "").split("：", 1)[-1][:30]
+        parts.append(f"{m.name_masked or '（无姓名）'}（{relation}）{reason}")
+    more = f"等{len(bad)}人" if len(bad) > MESSAGE_MEMBERS else ""
+    return (
+        f"家庭成年成员均无法查询钱江分：{'；'.join(parts)}{more}。本次按应缴押金办理，"
+        "系统已标记待复核；请在 SOAR 中核对更正成员信息，复核通过后可退还押金。"
+    )
+
+
 def decide(members: list[MemberScore], threshold: int) -> Decision:
-    """The waiver rule: waived when any member scores strictly above ``threshold``."""
+    """The waiver rule: waived when any member scores strictly above ``threshold``.
+
+    When no member could be scored and at least one (possibly adult) member was not asked
+    because of an invalid ID number or name, the decision is flagged for re-check and the
+    message names those members and the reason.
+    """
     scored = [m.score for m in members if m.score is not None]
     max_score = max(scored) if scored else None
-    failed = [m for m in members if m.status == "error"]
+    failed = [m for m in members if m.status in ("error", "not_audited")]
     if max_score is not None and max_score > threshold:
         return Decision(True, False, max_score, f"家庭成员钱江分最高{max_score}分，高于{threshold}分，押金予以减免。")
     if failed:
@@ -150,16 +180,20 @@ def decide(members: list[MemberScore], threshold: int) -> Decision:
             f"钱江分服务暂时无法查询（{len(failed)}名成员未取得评分），本次按应缴押金办理，"
             "系统已标记待复核，复核通过后可退还押金。",
         )
-    if not members or all(m.status in ("invalid_id", "invalid_name", "invalid_input", "minor") for m in members):
+    asked = [m for m in members if m.status not in (*UNQUERYABLE, "minor")]
+    if not asked and any(m.status in UNQUERYABLE for m in members):
+        return Decision(False, True, None, _unqueryable_message(members))
+    if not asked:
         return Decision(False, False, None, "家庭无可查询钱江分的成年成员，押金照常缴纳。")
     if max_score is None:
         return Decision(False, False, None, "家庭成员均无钱江分记录，押金照常缴纳。")
     return Decision(False, False, max_score, f"家庭成员钱江分最高{max_score}分，未高于{threshold}分，押金照常缴纳。")
 
 
-def _collect_members(
-    ctx: SoarContext, contract: ContractDraft, rows: list[dict[str, Any]]
+def collect_members(
+    ctx: SoarContext, rows: list[dict[str, Any]]
 ) -> tuple[list[MemberScore], list[tuple[MemberScore, str, str]]]:
+    """Members as recorded, and those to ask: ``(member, ID number, name)`` of valid adults."""
     today = ctx.now().date()
     members: list[MemberScore] = []
     wanted: list[tuple[MemberScore, str, str]] = []
@@ -191,18 +225,56 @@ def _collect_members(
     return members, wanted
 
 
-def _score_members(
-    ctx: SoarContext, contract: ContractDraft, wanted: list[tuple[MemberScore, str, str]], budget: float
+def _score_event(ctx: SoarContext, contract: ContractDraft, id_number: str, purpose: str) -> AuditEvent:
+    return AuditEvent(
+        action="qianjiang.score",
+        operator_id=ctx.operator.id,
+        purpose=purpose,
+        subject_id=id_number,
+        interfaces=("qianjiang.score",),
+        detail={"contract_id": contract.contract_id},
+        at=ctx.now(),
+    )
+
+
+def score_members(
+    ctx: SoarContext,
+    contract: ContractDraft,
+    wanted: list[tuple[MemberScore, str, str]],
+    budget: float,
+    *,
+    purpose: str = "公租房押金减免审核",
 ) -> None:
+    """Ask the members' scores concurrently, each query audited write-ahead, and set each member's status.
+
+    The intents are committed on the audit store before any call (in one transaction); a
+    member whose intent could not be written is not asked (status ``not_audited``). The
+    outcomes are written after the calls, in one transaction.
+    """
     if not wanted:
         return
-    try:
-        client = ctx.adapters.qianjiang
-        results = ctx.adapters.run(_fetch_scores(client, wanted, _auth_ref(contract), budget), timeout=budget + 1)
-    except Exception as exc:  # adapter misconfigured or runner failure: treat as unavailable
-        log.warning("Qianjiang scores unavailable for contract %s: %s", contract.contract_id, exc)
-        results = [exc] * len(wanted)
-    for (member, id_number, _name), result in zip(wanted, results, strict=True):
+    entries = ctx.audit.begin_all([_score_event(ctx, contract, idn, purpose) for _m, idn, _n in wanted])
+    asked = []
+    for (member, idn, name), entry in zip(wanted, entries, strict=True):
+        if entry.recorded:
+            asked.append((member, idn, name))
+        else:
+            member.status, member.note = "not_audited", "审计记录写入失败，未查询钱江分"
+    results: list[Any] = []
+    if asked:
+        try:
+            client = ctx.adapters.qianjiang
+            results = ctx.adapters.run(_fetch_scores(client, asked, _auth_ref(contract), budget), timeout=budget + 1)
+        except Exception as exc:  # adapter misconfigured or runner failure: treat as unavailable
+            log.warning("Qianjiang scores unavailable for contract %s: %s", contract.contract_id, exc)
+            results = [exc] * len(asked)
+    outcome = {id(m): r for (m, _i, _n), r in zip(asked, results, strict=True)}
+    finished: list[tuple[Any, str, dict[str, object] | None]] = []
+    for (member, _idn, _name), entry in zip(wanted, entries, strict=True):
+        if id(member) not in outcome:
+            finished.append((entry, "not_sent", None))
+            continue
+        result = outcome[id(member)]
         if isinstance(result, AdapterError | TimeoutError):
             member.status, member.note = "error", str(result)[:200]
         elif isinstance(result, ValueError):  # refused before sending: bad input for this member
@@ -213,18 +285,8 @@ def _score_members(
             member.status, member.score = "scored", int(result.score)
         else:
             member.status = "no_score"
-        ctx.audit.record(
-            AuditEvent(
-                action="qianjiang.score",
-                operator_id=ctx.operator.id,
-                purpose="公租房押金减免审核",
-                subject_id=id_number,
-                interfaces=("qianjiang.score",),
-                result_status=member.status,
-                detail={"contract_id": contract.contract_id},
-                at=ctx.now(),
-            )
-        )
+        finished.append((entry, member.status, {"error": member.note} if member.status == "error" else None))
+    ctx.audit.finish_all(finished)
 
 
 def _contract_row(conn: Connection, contract_id: str) -> dict[str, Any] | None:
@@ -344,8 +406,8 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     row = _contract_row(conn, contract.contract_id)
     original = _original_deposit(conn, contract, row)
     rows = household_members(conn, contract.family_id)
-    members, wanted = _collect_members(ctx, contract, rows)
-    _score_members(ctx, contract, wanted, budget)
+    members, wanted = collect_members(ctx, rows)
+    score_members(ctx, contract, wanted, budget)
     decision = decide(members, threshold)
     if not rows:
         decision = Decision(False, True, None, "未找到该家庭的成员信息，押金照常缴纳，已标记待复核。")
@@ -363,7 +425,8 @@ def soar_pre_contract(ctx: SoarContext, contract: ContractDraft) -> PreContractV
     )
 
 
-def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exception) -> PreContractVerdict:
+@hookimpl
+def soar_pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exception) -> PreContractVerdict:
     """Called by the host when this plugin fails: deposit required, decision flagged for re-check.
 
     The host has already rolled back whatever the failed call wrote; a waiver written by an
@@ -390,3 +453,11 @@ def pre_contract_fallback(ctx: SoarContext, contract: ContractDraft, error: Exce
     return PreContractVerdict(
         allow=True, message=decision.message, deposit=deposit, needs_recheck=True, subject_key=contract.contract_id
     )
+
+
+@hookimpl
+def soar_register_jobs(ctx: SoarContext) -> list[JobSpec]:
+    """The re-check of 待复核 decisions (``soar-ext deposit recheck`` runs the same job)."""
+    from soar_ext import deposit_recheck
+
+    return [deposit_recheck.job_spec()]

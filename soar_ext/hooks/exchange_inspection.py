@@ -25,7 +25,7 @@ from soar_ext.context import SoarContext
 from soar_ext.db.codes import ContractStatus, ContractType, ExchangeKind, InspectionStatus, PairingStatus
 from soar_ext.db.legacy import contracts, exchange_pairings, inspections
 from soar_ext.db.portability import check_lengths, none_if_blank
-from soar_ext.errors import InvalidInput, NotFound
+from soar_ext.errors import InvalidInput, NotFound, echo
 from soar_ext.hook_payloads import (
     ActionRequest,
     ActionResult,
@@ -109,7 +109,7 @@ def gate_message(conn: Connection, contract: ContractDraft) -> str | None:
         .first()
     )
     if pairing is None:
-        return f"未找到换房配对（ID {pairing_id}），不能签订新合同。"
+        return f"未找到换房配对（ID {echo(pairing_id)}），不能签订新合同。"
     label = pairing["pdbh"]
     if pairing["pdzt"] != PairingStatus.MATCHED:
         state = PairingStatus.LABELS.get(pairing["pdzt"], pairing["pdzt"])
@@ -163,7 +163,7 @@ def confirm_inspection(
         conn.execute(_locked(select(p.c.pdbh, p.c.pdzt, p.c.hflx).where(p.c.pdid == pairing_id))).mappings().first()
     )
     if pairing is None:
-        raise NotFound(f"未找到换房配对（ID {pairing_id}）。")
+        raise NotFound(f"未找到换房配对（ID {echo(pairing_id)}）。")
     if pairing["hflx"] == ExchangeKind.UNALLOCATED:
         raise InvalidInput(f"换房配对 {pairing['pdbh']} 为未配租换房，无需验房。")
     if pairing["pdzt"] != PairingStatus.MATCHED:

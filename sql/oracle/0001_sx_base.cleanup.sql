@@ -25,7 +25,8 @@ END;
 -- Use ONLY after 0001_sx_base.upgrade.sql stopped with an error part-way. Oracle commits every
 -- CREATE at once, so the objects made before the error remain while sx_schema_version still
 -- says base; re-running the upgrade would then stop at ORA-00955 (name already used).
--- This script drops those of the revision's objects that exist: indexes first, then tables.
+-- This script drops those of the revision's objects that exist: indexes first, then added
+-- columns, then tables.
 -- Being the first revision, it finally drops sx_schema_version as well.
 -- Objects that do not exist are skipped; nothing else is touched (no SOAR table, no object
 -- of another revision). The guard above refuses to run once the upgrade has been recorded

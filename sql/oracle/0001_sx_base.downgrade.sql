@@ -1,6 +1,17 @@
 -- soar-ext migration 0001 (0001_sx_base): downgrade 0001 -> base
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
+-- WARNING: this undo script DELETES what soar-ext recorded; it cannot be rolled back.
+-- It drops, with every value they hold:
+--   table sx_deposit_decision (all rows)
+--   table sx_plugin_decision (all rows)
+--   table sx_audit_log (all rows)
+-- These may hold the personal-information access audit and business decisions. Before running
+-- it, count what would be lost and export what must be kept:
+--   SELECT COUNT(*) FROM sx_deposit_decision;
+--   SELECT COUNT(*) FROM sx_plugin_decision;
+--   SELECT COUNT(*) FROM sx_audit_log;
+-- `soar-ext db downgrade` shows the same counts and refuses to drop data without --force.
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 

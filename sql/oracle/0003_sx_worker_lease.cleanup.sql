@@ -1,12 +1,12 @@
--- soar-ext migration 0003 (0003_sx_worker_lease): cleanup after a failed upgrade 0001 -> 0003
+-- soar-ext migration 0003 (0003_sx_worker_lease): cleanup after a failed upgrade 0002 -> 0003
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 
--- Guard: stop before any change unless the database is at revision 0001.
+-- Guard: stop before any change unless the database is at revision 0002.
 DECLARE
-  expected VARCHAR2(32) := '0001';
+  expected VARCHAR2(32) := '0002';
   found    VARCHAR2(32);
   n        NUMBER;
 BEGIN
@@ -24,8 +24,9 @@ END;
 
 -- Use ONLY after 0003_sx_worker_lease.upgrade.sql stopped with an error part-way. Oracle commits every
 -- CREATE at once, so the objects made before the error remain while sx_schema_version still
--- says 0001; re-running the upgrade would then stop at ORA-00955 (name already used).
--- This script drops those of the revision's objects that exist: indexes first, then tables.
+-- says 0002; re-running the upgrade would then stop at ORA-00955 (name already used).
+-- This script drops those of the revision's objects that exist: indexes first, then added
+-- columns, then tables.
 -- Objects that do not exist are skipped; nothing else is touched (no SOAR table, no object
 -- of another revision). The guard above refuses to run once the upgrade has been recorded
 -- (use the downgrade script then). Afterwards run 0003_sx_worker_lease.upgrade.sql again.

@@ -1,6 +1,13 @@
--- soar-ext migration 0003 (0003_sx_worker_lease): downgrade 0003 -> 0001
+-- soar-ext migration 0003 (0003_sx_worker_lease): downgrade 0003 -> 0002
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
+-- WARNING: this undo script DELETES what soar-ext recorded; it cannot be rolled back.
+-- It drops, with every value they hold:
+--   table sx_worker_lease (all rows)
+-- These may hold the personal-information access audit and business decisions. Before running
+-- it, count what would be lost and export what must be kept:
+--   SELECT COUNT(*) FROM sx_worker_lease;
+-- `soar-ext db downgrade` shows the same counts and refuses to drop data without --force.
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 
@@ -22,7 +29,7 @@ BEGIN
 END;
 /
 
--- Running downgrade 0003 -> 0001
+-- Running downgrade 0003 -> 0002
 
 DROP INDEX ix_sx_worker_lease_pool
 
@@ -32,7 +39,7 @@ DROP TABLE sx_worker_lease
 
 /
 
-UPDATE sx_schema_version SET version_num='0001' WHERE sx_schema_version.version_num = '0003'
+UPDATE sx_schema_version SET version_num='0002' WHERE sx_schema_version.version_num = '0003'
 
 /
 

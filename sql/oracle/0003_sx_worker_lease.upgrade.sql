@@ -1,12 +1,12 @@
--- soar-ext migration 0003 (0003_sx_worker_lease): upgrade 0001 -> 0003
+-- soar-ext migration 0003 (0003_sx_worker_lease): upgrade 0002 -> 0003
 -- Rendered by soar_ext.db.migrate.write_oracle_scripts(); do not edit by hand.
 -- Run with SQL*Plus or SQLcl as the SOAR schema owner, NLS_LANG=...AL32UTF8 (see README.md).
 WHENEVER SQLERROR EXIT SQL.SQLCODE
 SET DEFINE OFF
 
--- Guard: stop before any change unless the database is at revision 0001.
+-- Guard: stop before any change unless the database is at revision 0002.
 DECLARE
-  expected VARCHAR2(32) := '0001';
+  expected VARCHAR2(32) := '0002';
   found    VARCHAR2(32);
   n        NUMBER;
 BEGIN
@@ -22,7 +22,7 @@ BEGIN
 END;
 /
 
--- Running upgrade 0001 -> 0003
+-- Running upgrade 0002 -> 0003
 
 CREATE TABLE sx_worker_lease (
     worker_id VARCHAR2(32 CHAR) NOT NULL,
@@ -93,7 +93,7 @@ CREATE INDEX ix_sx_worker_lease_pool ON sx_worker_lease (pool, expires_at)
 
 /
 
-UPDATE sx_schema_version SET version_num='0003' WHERE sx_schema_version.version_num = '0001'
+UPDATE sx_schema_version SET version_num='0003' WHERE sx_schema_version.version_num = '0002'
 
 /
 

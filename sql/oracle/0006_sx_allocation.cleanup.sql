@@ -25,7 +25,8 @@ END;
 -- Use ONLY after 0006_sx_allocation.upgrade.sql stopped with an error part-way. Oracle commits every
 -- CREATE at once, so the objects made before the error remain while sx_schema_version still
 -- says 0003; re-running the upgrade would then stop at ORA-00955 (name already used).
--- This script drops those of the revision's objects that exist: indexes first, then tables.
+-- This script drops those of the revision's objects that exist: indexes first, then added
+-- columns, then tables.
 -- Objects that do not exist are skipped; nothing else is touched (no SOAR table, no object
 -- of another revision). The guard above refuses to run once the upgrade has been recorded
 -- (use the downgrade script then). Afterwards run 0006_sx_allocation.upgrade.sql again.

@@ -38,7 +38,7 @@ def log_page(request: Request) -> Response:
         since=_date(args.get("since")),
         until=_date(args.get("until")),
     )
-    result = read_audit_log(rt.engine, filters, page=page, page_size=rt.settings.page_size)
+    result = read_audit_log(rt.audit_store(), filters, page=page, page_size=rt.settings.page_size)
     rows = [
         TableRow(
             cells=[

@@ -1,7 +1,7 @@
 """sx worker lease: the lease/heartbeat table of batch workers sharing an upstream quota.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 
 Creates sx_worker_lease (soar_ext.db.extension.worker_leases), used by soar_ext.quota: every
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 
