@@ -192,11 +192,9 @@ def test_committed_oracle_scripts_are_up_to_date():
 
 def test_every_revision_has_an_upgrade_a_downgrade_and_a_cleanup_script():
     rendered = migrate.render_oracle_scripts()
-    assert list(rendered) == [
-        f"{stem}.{kind}.sql"
-        for stem in ("0001_sx_base", "0002_sx_audit_outcome")
-        for kind in ("upgrade", "downgrade", "cleanup")
-    ]
+    stems = [Path(script.path).stem for script in reversed(list(migrate.script_directory().walk_revisions()))]
+    assert stems == ["0001_sx_base", "0002_sx_audit_outcome", "0003_sx_worker_lease", "0006_sx_allocation"]
+    assert list(rendered) == [f"{stem}.{kind}.sql" for stem in stems for kind in ("upgrade", "downgrade", "cleanup")]
 
 
 def test_oracle_upgrade_scripts_are_additive_only():
