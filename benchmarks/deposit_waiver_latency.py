@@ -45,10 +45,11 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from soar_ext.adapter_registry import AdapterRegistry
-from soar_ext.adapters.common import HttpSettings, SyncRunner
+from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.qianjiang import QianjiangClient, QianjiangSettings
-from soar_ext.adapters.simulators.common import SimulatorServer
-from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET, create_app
+from soar_ext.adapters.simulators.config import SimulatorConfig
+from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET
+from soar_ext.adapters.simulators.serve_all import serve
 from soar_ext.audit import AuditEvent, WriteAheadMixin
 from soar_ext.audit_store import clip_row, new_id, read_entries
 from soar_ext.config import Config
@@ -239,23 +240,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         engine, members, contract_ids, counts = build_database(url, 2 * rounds)
         build_s = time.perf_counter() - started
 
-        app = create_app()
-        sim = app.state.sim
-        server = SimulatorServer(app, name="qianjiang")
-        server.start()
-        runner = SyncRunner("bench-adapters")
+        latency = float(args.latency_ms)
+        server = serve("qianjiang", SimulatorConfig(latency_ms=(latency, latency)))
+        sim = server.state
         client = make_client(server.base_url, read_timeout=max(2.0, args.latency_ms / 1000 * 5))
+        config = Config(
+            plugin_modes={PLUGIN: "on"},
+            plugin_settings={PLUGIN: {"time_budget_seconds": 5}},
+            audit={"digest_secret": Secret(secrets.token_hex(16))},  # as in production: subjects digested
+        )
+        adapters = AdapterRegistry(config, instances={"qianjiang": client})
         try:
             for member, (_n, _r, _b, score) in zip(members, HOUSEHOLD, strict=True):
                 sim.set_score(member.id_number, score)
-            sim.plan.set("latency", latency_ms=args.latency_ms)
-            config = Config(
-                plugin_modes={PLUGIN: "on"},
-                plugin_settings={PLUGIN: {"time_budget_seconds": 5}},
-                audit={"digest_secret": Secret(secrets.token_hex(16))},  # as in production: subjects digested
-            )
             host = SoarHost(config, plugins=[(PLUGIN, deposit_waiver)], load_entry_points=False)
-            adapters = AdapterRegistry(config, runner=runner, instances={"qianjiang": client})
             auth_ref = f"SOAR-{FAMILY_ID}"
 
             print("deposit_waiver_latency — deposit-waiver pre-contract check vs a slow score service")
@@ -297,13 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             def single() -> float:
                 t0 = time.perf_counter()
-                runner.run(client.score(members[0].id_number, members[0].name, auth_ref), timeout=10)
+                adapters.run(client.score(members[0].id_number, members[0].name, auth_ref), timeout=10)
                 return (time.perf_counter() - t0) * 1000
 
             def loop() -> float:
                 t0 = time.perf_counter()
                 for member in members:
-                    runner.run(client.score(member.id_number, member.name, auth_ref), timeout=10)
+                    adapters.run(client.score(member.id_number, member.name, auth_ref), timeout=10)
                 return (time.perf_counter() - t0) * 1000
 
             waivers, singles, loops = Series("waiver", []), Series("single", []), Series("loop", [])
@@ -329,8 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             calls = sim.plan.calls("score")
             audit_entries = read_entries(host.audit_store(url), limit=10_000)
         finally:
-            runner.run(client.aclose(), timeout=5)
-            runner.close()
+            adapters.close()
             server.stop()
 
         with engine.connect() as conn:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import importlib
 import threading
-import weakref
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from soar_ext.adapters.common import SyncRunner, default_runner
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
 from soar_ext.config import Config
 
 T = TypeVar("T")
@@ -22,30 +23,38 @@ FACTORIES: Mapping[str, tuple[str, str, str]] = {
     "docrepo": ("soar_ext.adapters.docrepo", "DocRepoSettings", "DocRepoClient"),
 }
 
+#: seconds :meth:`AdapterRegistry.close` gives the clients to close
+CLOSE_TIMEOUT_SECONDS = 5.0
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
 
 class AdapterRegistry:
     """Builds each adapter from its config section on first use; ``run`` calls async adapters from sync hooks.
 
-    ``instances`` injects ready clients (tests, SOAR's own wiring). The clients are bound to the
-    runner's event loop: :meth:`close` closes them through the runner, and if the runner is
-    closed first, it closes them on its loop before stopping it (a close hook registered here).
+    The async clients live on the event loop of an anyio blocking portal (one background
+    thread): the registry starts its own on the first :meth:`run` and stops it in :meth:`close`,
+    unless ``portal`` hands it one the caller owns (tests share one between registries). A client
+    is bound to the loop it first ran on, so injected ``instances`` (tests, SOAR's own wiring)
+    must be used through this registry only. :meth:`close` is final.
     """
 
     def __init__(
-        self, config: Config, *, runner: SyncRunner | None = None, instances: Mapping[str, Any] | None = None
+        self,
+        config: Config,
+        *,
+        instances: Mapping[str, Any] | None = None,
+        portal: BlockingPortal | None = None,
     ) -> None:
         self.config = config
-        self.runner = runner or default_runner()
         self._instances: dict[str, Any] = dict(instances or {})
         self._lock = threading.Lock()
-        ref = weakref.ref(self)
-
-        async def close_clients_on_runner_close() -> None:
-            registry = ref()
-            if registry is not None:
-                await registry._aclose_clients()
-
-        self._remove_close_hook = self.runner.add_close_hook(close_clients_on_runner_close)
+        self._portal = portal
+        self._own_portal: contextlib.ExitStack | None = None
+        self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._closed = False
 
     def get(self, name: str) -> Any:
         with self._lock:
@@ -74,31 +83,69 @@ class AdapterRegistry:
     def docrepo(self) -> Any:
         return self.get("docrepo")
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run an adapter coroutine from synchronous hook code."""
-        return self.runner.run(coro, timeout)
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
-    def _take_clients(self) -> list[Any]:
+    def _running_portal(self) -> BlockingPortal:
         with self._lock:
-            clients, self._instances = list(self._instances.values()), {}
-        return clients
+            if self._closed:
+                raise RuntimeError("适配器已关闭，不能再调用外部系统")
+            if self._portal is None:
+                stack = contextlib.ExitStack()
+                self._portal = stack.enter_context(start_blocking_portal(name="soar-ext-adapters"))
+                self._own_portal = stack
+            return self._portal
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run an adapter coroutine from synchronous hook code and return its result.
+
+        Exceptions propagate. After ``timeout`` seconds the call is cancelled and
+        :class:`TimeoutError` is raised; after :meth:`close`, :class:`RuntimeError`. Calling it
+        from the portal's own thread (inside an adapter coroutine) raises :class:`RuntimeError`.
+        """
+        try:
+            portal = self._running_portal()
+            future = portal.start_task_soon(_await, coro)
+        except BaseException:
+            coro.close()  # never awaited: close it so it does not warn
+            raise
+        with self._lock:
+            self._pending.add(future)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"调用超过{timeout}秒未完成，已取消") from None
+        except concurrent.futures.CancelledError:
+            raise RuntimeError("适配器已关闭，未完成的调用已取消") from None
+        finally:
+            with self._lock:
+                self._pending.discard(future)
 
     async def _aclose_clients(self) -> None:
-        """On the runner's loop: close every client (used when the runner closes first)."""
-        for client in self._take_clients():
+        with self._lock:
+            clients, self._instances = list(self._instances.values()), {}
+        for client in clients:
             aclose = getattr(client, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):  # closing must not fail shutdown
                     await aclose()
 
     def close(self) -> None:
-        """Close every client that was built, on the runner's loop, while the runner still runs.
+        """Cancel pending calls, close every client on its loop, stop the registry's own portal.
 
-        Call this before closing the runner; if the runner is already closed, its close hook has
-        closed the clients. The runner itself (often the process-wide one) is left running.
+        A portal handed in stays up (its owner stops it). Pending callers get :class:`RuntimeError`.
         """
-        if not self.runner.closed:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            portal, own, pending = self._portal, self._own_portal, list(self._pending)
+        for future in pending:
+            future.cancel()
+        if portal is not None:
             with contextlib.suppress(Exception):  # closing must not fail shutdown
-                self.runner.run(self._aclose_clients(), timeout=5)
-        self._take_clients()
-        self._remove_close_hook()
+                portal.start_task_soon(self._aclose_clients).result(CLOSE_TIMEOUT_SECONDS)
+        if own is not None:
+            own.close()

@@ -323,11 +323,27 @@ def cmd_deposit_recheck(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from soar_ext.adapters.simulators.serve_all import run_simulators_forever
+    try:  # the simulators need the `standin` extra: StandinMissing (a RuntimeError) names it
+        from soar_ext.adapters.simulators.config import build_configs, load_toml
+        from soar_ext.adapters.simulators.serve_all import SIMULATORS, run_simulators_forever
 
-    try:
-        run_simulators_forever(None)
-    except RuntimeError as exc:  # a port in use, or a simulator that did not start
+        names = tuple(dict.fromkeys(args.only)) if args.only else SIMULATORS
+        configs, ports = build_configs(
+            names,
+            file=load_toml(args.file) if args.file else None,
+            quota=args.quota,
+            latency=args.latency_ms,
+            interface_latency=args.interface_latency_ms,
+            faults=args.fault,
+            seed=args.seed,
+        )
+        for item in args.port:
+            name, sep, port = item.partition("=")
+            if not sep or not port.isdigit():
+                raise ValueError(f"--port expects NAME=PORT, got {item!r}")
+            ports[name] = int(port)
+        run_simulators_forever(ports, host=args.host, configs=configs, names=names)
+    except (ValueError, RuntimeError) as exc:  # bad options, a port in use, a simulator that did not start
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -441,7 +457,43 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--commit", action="store_true", help="keep the changes (default: roll back)")
     demo.set_defaults(func=cmd_demo)
 
-    simulate = sub.add_parser("simulate", help="serve the external-system simulators on loopback")
+    simulate = sub.add_parser(
+        "simulate",
+        help="serve the external-system simulators on loopback (quota, latency, faults)",
+        description="Serve the simulators of bigdata, qianjiang, survey and docrepo on loopback. "
+        "Options naming no simulator apply to all; options win over --file. "
+        "GET /_admin/counts on a simulator gives the requests answered per subject and interface.",
+        epilog="example: soar-ext simulate --quota bigdata=50 --latency-ms 50-150 "
+        "--interface-latency-ms household_registration=200-300 --fault bigdata:status_5xx=0.02",
+    )
+    simulate.add_argument("--file", metavar="TOML", help="simulation settings file (see docs/adapters.md)")
+    simulate.add_argument("--only", action="append", default=[], metavar="NAME", help="start only these simulators")
+    simulate.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    simulate.add_argument(
+        "--port", action="append", default=[], metavar="NAME=PORT", help="port of one simulator (0: a free port)"
+    )
+    simulate.add_argument(
+        "--quota", action="append", default=[], metavar="[NAME=]CALLS_PER_S", help="per-app quota in calls per second"
+    )
+    simulate.add_argument(
+        "--latency-ms", action="append", default=[], metavar="[NAME=]MIN-MAX", help="latency range of every answer"
+    )
+    simulate.add_argument(
+        "--interface-latency-ms",
+        action="append",
+        default=[],
+        metavar="CATEGORY=MIN-MAX",
+        help="bigdata: latency range of one interface (category code or interface id)",
+    )
+    simulate.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="[NAME:]KIND=RATE[,PARAM=VALUE]",
+        help="inject a fault (status_5xx, timeout, status_429, quota, malformed, expire_secret, bad_signature, …) "
+        "into that share of requests, e.g. timeout=0.01,seconds=2",
+    )
+    simulate.add_argument("--seed", type=int, help="seed of the random draws (rates, latency) for repeatable runs")
     simulate.set_defaults(func=cmd_simulate)
 
     from soar_ext.console.serve import DEFAULT_PORT, default_port

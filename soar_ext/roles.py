@@ -11,9 +11,9 @@ INSPECTOR: Final = "inspector"
 VERIFIER: Final = "verifier"
 BATCH_CHECKER: Final = "batch_checker"
 EXPORTER: Final = "exporter"
-ADMIN: Final = "admin"
+#: May see full ID numbers on screens and in exports (everyone else sees them masked, ``330106********123X``).
 FULL_ID: Final = "full_id"
-"""May see full ID numbers on screens and in exports (everyone else sees them masked)."""
+ADMIN: Final = "admin"
 
 LABELS: Final = {
     CLERK: "业务经办",
@@ -21,8 +21,8 @@ LABELS: Final = {
     VERIFIER: "核查人员",
     BATCH_CHECKER: "批量核查人员",
     EXPORTER: "数据导出",
-    ADMIN: "系统管理员",
     FULL_ID: "查看完整身份证号",
+    ADMIN: "系统管理员",
 }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sqlalchemy import Engine
 
 from soar_ext.adapter_registry import AdapterRegistry
-from soar_ext.adapters.common import HttpSettings, SyncRunner
+from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.qianjiang import QianjiangClient, QianjiangSettings
 from soar_ext.adapters.simulators.common import SimulatorServer
 from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET
@@ -31,7 +32,7 @@ def soar_database(url: str) -> Engine:
 class QianjiangSim:
     server: SimulatorServer
     app: object
-    runner: SyncRunner
+    portal: BlockingPortal  # shared by the registries of one test module (clients live on its loop)
 
     @property
     def state(self):  # type: ignore[no-untyped-def]
@@ -55,16 +56,15 @@ class QianjiangSim:
         return QianjiangClient(settings)
 
     def registry(self, config, **http: object) -> AdapterRegistry:  # type: ignore[no-untyped-def]
-        return AdapterRegistry(config, runner=self.runner, instances={"qianjiang": self.client(**http)})
+        return AdapterRegistry(config, portal=self.portal, instances={"qianjiang": self.client(**http)})
 
 
 def start_qianjiang() -> Iterator[QianjiangSim]:
     app = create_qianjiang_app()
     server = SimulatorServer(app, name="qianjiang")
     server.start()
-    runner = SyncRunner("test-adapters")
     try:
-        yield QianjiangSim(server, app, runner)
+        with start_blocking_portal(name="test-adapters") as portal:
+            yield QianjiangSim(server, app, portal)
     finally:
-        runner.close()
         server.stop()

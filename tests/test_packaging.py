@@ -1,7 +1,8 @@
-"""The wheel carries what SOAR needs at run time: plugins, entry points, migrations."""
+"""The wheel carries what SOAR needs at run time (plugins, entry points, migrations), and no web server."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -10,6 +11,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: packages only the stand-ins need (the ``standin`` extra)
+WEB_STACK = ("starlette", "uvicorn", "jinja2", "multipart")
+
+_PROBE = """
+import importlib, importlib.metadata as md, importlib.util, json, pkgutil
+import soar_ext
+skipped = ("soar_ext.adapters.simulators", "soar_ext.console", "soar_ext.migrations")
+imported = []
+for info in pkgutil.walk_packages(soar_ext.__path__, "soar_ext."):
+    if not info.name.startswith(skipped):
+        importlib.import_module(info.name)
+        imported.append(info.name)
+plugins = {ep.name: ep.load().__name__ for ep in md.entry_points(group="soar")}
+try:
+    importlib.import_module("soar_ext.adapters.simulators")
+    standin = "imported"
+except ImportError as exc:
+    standin = f"{type(exc).__name__}: {exc}"
+web = {name: importlib.util.find_spec(name) is not None for name in %r}
+print(json.dumps({"imported": imported, "plugins": plugins, "standin": standin, "web": web}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +91,49 @@ def test_every_plugin_module_is_an_entry_point() -> None:
     modules = {p.stem for p in (ROOT / "soar_ext" / "hooks").glob("*.py") if p.stem != "__init__"}
     assert set(declared) == modules
     assert all(value == f"soar_ext.hooks.{name}" for name, value in declared.items())
+
+
+@pytest.mark.slow
+def test_plain_install_has_every_plugin_and_adapter_and_no_web_stack(wheel: zipfile.ZipFile, tmp_path: Path) -> None:
+    """``pip install soar-ext`` (no extra) into a fresh virtual environment, the way SOAR installs it."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel.filename)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    probe = subprocess.run(
+        [str(python), "-c", _PROBE % (WEB_STACK,)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    found = json.loads(probe.stdout)
+    assert found["web"] == dict.fromkeys(WEB_STACK, False)
+    assert {"deposit_waiver", "exchange_inspection"} <= set(found["plugins"])  # every plugin loads
+    assert all(module == f"soar_ext.hooks.{name}" for name, module in found["plugins"].items())
+    for module in (
+        "soar_ext.adapters.qianjiang",
+        "soar_ext.adapters.survey",
+        "soar_ext.adapters.docrepo",
+        "soar_ext.adapters.bigdata.client",
+        "soar_ext.adapters.hmac_client",
+        "soar_ext.adapter_registry",
+        "soar_ext.host",
+        "soar_ext.cli",
+    ):
+        assert module in found["imported"]
+    assert found["standin"].startswith("StandinMissing") and "pip install 'soar-ext[standin]'" in found["standin"]
+
+    simulate = subprocess.run(
+        [str(venv / "bin" / "soar-ext"), "simulate"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert simulate.returncode == 2
+    assert "pip install 'soar-ext[standin]'" in simulate.stderr and "Traceback" not in simulate.stderr
+    plugins = subprocess.run(
+        [str(venv / "bin" / "soar-ext"), "plugins"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert plugins.returncode == 0 and "deposit_waiver" in plugins.stdout

@@ -1,8 +1,9 @@
 """Shared building blocks for every external-system adapter.
 
-Typed errors, HTTP settings, a client-side rate limiter, a circuit breaker, the retry
-policy (:func:`call_with_resilience`, built on tenacity) and a :class:`SyncRunner` that lets
-synchronous screen hooks call the async adapters.
+Typed errors, HTTP settings, the client-side rate limiter (aiolimiter), a circuit breaker and
+the retry policy (:func:`call_with_resilience`, built on tenacity). Synchronous screen hooks
+call the async adapters through :class:`~soar_ext.adapter_registry.AdapterRegistry` (an anyio
+blocking portal).
 
 Error messages are staff-facing Chinese (``钱江分接口查询评分：请求超时``); they name the
 system and the call but never a secret or a full ID number.
@@ -11,13 +12,10 @@ system and the call but never a secret or a full ID number.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import datetime as dt
 import decimal
 import email.utils
-import hashlib
-import hmac
 import json
 import math
 import random
@@ -25,12 +23,13 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from aiolimiter import AsyncLimiter
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_base
 
 from soar_ext.idnumber import mask_in_text
@@ -143,6 +142,7 @@ class HttpSettings:
     retry_attempts: int = 4  # total attempts for idempotent calls
     retry_initial_delay: float = 0.2
     retry_max_delay: float = 5.0  # cap of backoff AND of an honoured Retry-After
+    retry_total_seconds: float = 30.0  # no retry starts later than this after the first attempt
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 30.0
     max_connections: int = 50
@@ -155,6 +155,8 @@ class HttpSettings:
         for name in ("connect_timeout", "read_timeout", "rate_per_second", "breaker_reset_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} 必须大于0")
+        if not self.retry_total_seconds > 0:
+            raise ValueError("retry_total_seconds 必须大于0")
         if self.attempt_timeout is not None and not self.attempt_timeout > 0:
             raise ValueError("attempt_timeout 必须大于0")
         for name in ("burst", "retry_attempts", "breaker_failure_threshold", "max_connections", "max_response_bytes"):
@@ -201,8 +203,10 @@ class HttpSettings:
         )
 
 
-def build_async_client(settings: HttpSettings, *, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
-    """One reusable ``httpx.AsyncClient`` for an adapter instance."""
+def build_async_client(
+    settings: HttpSettings, *, headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None
+) -> httpx.AsyncClient:
+    """One reusable ``httpx.AsyncClient`` for an adapter instance (``auth`` signs every request)."""
     # httpx logs every request URL at INFO; gen-1 gateways carry ID numbers in the query string.
     mask_logger("httpx")
     return httpx.AsyncClient(
@@ -213,6 +217,7 @@ def build_async_client(settings: HttpSettings, *, headers: Mapping[str, str] | N
             max_keepalive_connections=settings.max_connections,
         ),
         headers=dict(headers or {}),
+        auth=auth,
         follow_redirects=False,
         trust_env=False,
     )
@@ -233,68 +238,15 @@ def secret_from_config(section: Mapping[str, object], key: str, *, system: str) 
 # --------------------------------------------------------------------------- rate limiter
 
 
-class RateLimiter:
-    """Async token bucket, safe to share between threads and event loops.
+def rate_limiter(settings: HttpSettings) -> AsyncLimiter:
+    """The client-side limiter of one adapter instance: ``rate_per_second`` after a ``burst``.
 
-    ``acquire()`` reserves a token under a thread lock and then sleeps (outside the lock)
-    until the token is due, so waiting callers are served in arrival order at ``rate``
-    per second after an initial ``burst``.
+    aiolimiter's leaky bucket holds ``burst`` calls and drains at ``rate_per_second``; waiting
+    callers are served in arrival order. Like the adapter's ``httpx.AsyncClient`` it belongs to
+    the event loop it first runs on. A quota shared by several workers or nodes is not this
+    limiter's job: it keeps one client instance under the rate it is given.
     """
-
-    def __init__(self, rate: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if not rate > 0:
-            raise ValueError("rate 必须大于0")
-        if burst < 1:
-            raise ValueError("burst 必须至少为1")
-        self.rate = float(rate)
-        self.burst = int(burst)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tokens = float(burst)
-        self._updated = clock()
-
-    @classmethod
-    def from_settings(cls, settings: HttpSettings) -> RateLimiter:
-        return cls(settings.rate_per_second, settings.burst)
-
-    def _reserve(self) -> float:
-        """Take one token (possibly going into debt) and return how long to wait for it."""
-        with self._lock:
-            now = self._clock()
-            elapsed = max(0.0, now - self._updated)
-            self._updated = now
-            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
-            self._tokens -= 1.0
-            if self._tokens >= 0:
-                return 0.0
-            return -self._tokens / self.rate
-
-    def _refund(self) -> None:
-        with self._lock:
-            self._tokens = min(float(self.burst), self._tokens + 1.0)
-
-    async def acquire(self) -> None:
-        """Wait until a call may be made."""
-        delay = self._reserve()
-        if delay <= 0:
-            return
-        try:
-            await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            self._refund()
-            raise
-
-    def try_acquire(self) -> bool:
-        """Take a token only if one is available now (never waits)."""
-        with self._lock:
-            now = self._clock()
-            elapsed = max(0.0, now - self._updated)
-            self._updated = now
-            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
+    return AsyncLimiter(settings.burst, settings.burst / settings.rate_per_second)
 
 
 # --------------------------------------------------------------------------- circuit breaker
@@ -325,6 +277,13 @@ class CircuitBreaker:
     fast with :class:`CircuitOpen`. After ``reset_seconds`` exactly one probe call is let
     through (``half_open``); its success closes the breaker, its failure opens it again. Calls
     report their outcome with the :class:`BreakerTicket` they were admitted with.
+
+    Why our own and not a library: the maintained Python breakers considered (pybreaker,
+    aiobreaker, purgatory) lack a half-open state that admits exactly one probe among concurrent
+    asyncio callers and fails the others fast, and none can tell the probe's outcome from that of
+    a call admitted before the breaker opened (our :class:`BreakerTicket`); both matter when a
+    verification batch has many calls in flight while an upstream recovers.
+    Gen-1 secret renewal also needs :meth:`check`, a refusal that takes no probe slot.
     """
 
     CLOSED = "closed"
@@ -448,12 +407,6 @@ class CircuitBreaker:
         with self._lock:
             if self._is_probe(ticket):
                 self._probe = None
-
-    def reset(self) -> None:
-        with self._lock:
-            self._state = self.CLOSED
-            self._failures = 0
-            self._probe = None
 
 
 # --------------------------------------------------------------------------- retry policy
@@ -683,7 +636,7 @@ async def call_with_resilience(
     call: str,
     idempotent: bool,
     settings: HttpSettings,
-    limiter: RateLimiter,
+    limiter: AsyncLimiter,
     breaker: CircuitBreaker,
 ) -> T:
     """Run ``fn`` (one complete HTTP attempt, including envelope parsing) with the shared policy.
@@ -694,8 +647,11 @@ async def call_with_resilience(
     (``response.raise_for_status()``) or typed :class:`AdapterError` subclasses. Only idempotent
     calls are retried, and only on transport errors, timeouts, HTTP 429/502/503/504,
     :class:`QuotaExceeded` and :class:`UpstreamUnavailable` (never on other 4xx,
-    :class:`AuthenticationFailed` or :class:`BadResponse`). ``fn`` must rebuild its request
-    (fresh timestamp/signature) on each call. The final failure is raised as a typed error.
+    :class:`AuthenticationFailed` or :class:`BadResponse`), at most ``settings.retry_attempts``
+    attempts and no retry that would start later than ``settings.retry_total_seconds`` after the
+    first attempt began (so a call ends within that total plus one attempt's time limit). ``fn``
+    must rebuild its request (fresh timestamp/signature) on each call. The final failure is
+    raised as a typed error.
     """
     attempts = settings.retry_attempts if idempotent else 1
     attempt_timeout = settings.effective_attempt_timeout
@@ -751,7 +707,7 @@ async def call_with_resilience(
         )
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts),
+        stop=stop_after_attempt(attempts) | stop_before_delay(settings.retry_total_seconds),
         wait=RetryWait(settings.retry_initial_delay, settings.retry_max_delay),
         retry=retry_if_exception(is_retryable_failure),
         before_sleep=before_sleep,
@@ -905,255 +861,8 @@ def require_mapping(value: object, *, system: str, call: str, what: str = "返�
     return value
 
 
-# --------------------------------------------------------------------------- HMAC request signing
-# The scheme used by the Qianjiang, surveying and document-repository protocols:
-# X-App-Id, X-Timestamp (ms), X-Nonce, X-Signature = hex(HMAC-SHA256(secret, canonical)), where
-# canonical = METHOD \n PATH \n sorted-query \n app-id \n timestamp \n nonce \n hex(sha256(body)).
-
-HMAC_HEADERS = ("X-App-Id", "X-Timestamp", "X-Nonce", "X-Signature")
-
-
-def canonical_query(params: Mapping[str, str] | list[tuple[str, str]]) -> str:
+def canonical_query(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
+    """The query as both signing schemes sign it: ``k=v`` pairs sorted, RFC 3986 percent-encoded, ``&``-joined."""
     items = list(params.items()) if isinstance(params, Mapping) else list(params)
     quote = urllib.parse.quote
     return "&".join(f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in sorted(items))
-
-
-def hmac_canonical_string(
-    method: str,
-    path: str,
-    query: Mapping[str, str] | list[tuple[str, str]],
-    app_id: str,
-    timestamp: str,
-    nonce: str,
-    body: bytes,
-) -> str:
-    return "\n".join(
-        [
-            method.upper(),
-            path,
-            canonical_query(query),
-            app_id,
-            timestamp,
-            nonce,
-            hashlib.sha256(body).hexdigest(),
-        ]
-    )
-
-
-def hmac_signature(secret: str, canonical: str) -> str:
-    return hmac.new(secret.encode("utf-8"), canonical.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def hmac_headers(
-    *,
-    app_id: str,
-    secret: Secret,
-    method: str,
-    path: str,
-    query: Mapping[str, str] | list[tuple[str, str]] | None = None,
-    body: bytes = b"",
-    clock: Callable[[], float] = time.time,
-) -> dict[str, str]:
-    """Signed headers for one request (call once per attempt: timestamp and nonce are fresh).
-
-    ``path`` must be the path actually sent (``request.url.path`` of the built request), which
-    includes any path prefix of ``base_url``.
-    """
-    timestamp = str(int(clock() * 1000))
-    nonce = hashlib.sha256(f"{timestamp}{time.perf_counter_ns()}{id(body)}".encode()).hexdigest()[:24]
-    canonical = hmac_canonical_string(method, path, query or {}, app_id, timestamp, nonce, body)
-    return {
-        "X-App-Id": app_id,
-        "X-Timestamp": timestamp,
-        "X-Nonce": nonce,
-        "X-Signature": hmac_signature(secret.reveal(), canonical),
-    }
-
-
-def sign_request(
-    request: httpx.Request,
-    *,
-    app_id: str,
-    secret: Secret,
-    body: bytes = b"",
-    clock: Callable[[], float] = time.time,
-) -> httpx.Request:
-    """Add the HMAC headers to a built request, signing the path and query actually sent.
-
-    The path includes any path prefix of ``base_url``; signing the relative path instead
-    would fail behind a gateway that mounts the service under a prefix.
-    """
-    request.headers.update(
-        hmac_headers(
-            app_id=app_id,
-            secret=secret,
-            method=request.method,
-            path=request.url.path,
-            query=list(request.url.params.multi_items()),
-            body=body,
-            clock=clock,
-        )
-    )
-    return request
-
-
-# --------------------------------------------------------------------------- sync bridge
-
-
-class SyncRunner:
-    """One background event-loop thread (started lazily) for calling async adapters from sync code.
-
-    An adapter instance's ``httpx.AsyncClient`` is bound to the loop it is first used on, so an
-    adapter used through a runner must always be used through the same runner. :meth:`close` is
-    final: it cancels pending calls, runs the registered close hooks (which close the clients
-    bound to this loop) and stops the loop; a later :meth:`run` raises :class:`RuntimeError`.
-    """
-
-    #: seconds :meth:`close` gives cancelled calls and close hooks to finish
-    CLOSE_GRACE_SECONDS = 5.0
-
-    def __init__(self, name: str = "soar-ext-adapters") -> None:
-        self._name = name
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._closed = False
-        self._close_hooks: dict[int, Callable[[], Awaitable[object]]] = {}
-        self._next_hook = 0
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def _closed_error(self) -> RuntimeError:
-        return RuntimeError(f"SyncRunner“{self._name}”已关闭，不能再运行调用（请改用新的 SyncRunner）")
-
-    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._closed:
-                raise self._closed_error()
-            if self._loop is not None and self._thread is not None and self._thread.is_alive():
-                return self._loop
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def run() -> None:
-                asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            thread = threading.Thread(target=run, name=self._name, daemon=True)
-            thread.start()
-            ready.wait()
-            self._loop, self._thread = loop, thread
-            return loop
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        return self._ensure_loop()
-
-    def add_close_hook(self, hook: Callable[[], Awaitable[object]]) -> Callable[[], None]:
-        """Run ``hook()`` on the loop when the runner closes (after pending calls are cancelled).
-
-        Use it to close clients bound to this runner's loop. Returns a function that removes the hook.
-        """
-        with self._lock:
-            key = self._next_hook
-            self._next_hook += 1
-            self._close_hooks[key] = hook
-
-        def remove() -> None:
-            with self._lock:
-                self._close_hooks.pop(key, None)
-
-        return remove
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run ``coro`` on the background loop and return its result (exceptions propagate).
-
-        On ``timeout`` the coroutine is cancelled and :class:`TimeoutError` is raised. After
-        :meth:`close` (or when the runner closes while the call is pending) :class:`RuntimeError`
-        is raised.
-        """
-        try:
-            loop = self._ensure_loop()
-        except RuntimeError:
-            coro.close()
-            raise
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("SyncRunner.run 不能在其自身的事件循环线程中调用")
-        try:
-            future = asyncio.run_coroutine_threadsafe(coro, loop)
-        except RuntimeError:  # the loop closed between the check and the call
-            coro.close()
-            raise self._closed_error() from None
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise TimeoutError(f"调用超过{timeout}秒未完成，已取消") from None
-        except concurrent.futures.CancelledError:
-            if self._closed:
-                raise RuntimeError(f"SyncRunner“{self._name}”已关闭，未完成的调用已取消") from None
-            raise
-
-    async def _shutdown(self) -> None:
-        """On the loop: cancel pending calls, run the close hooks, finish async generators."""
-        current = asyncio.current_task()
-        pending = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=self.CLOSE_GRACE_SECONDS)
-        with self._lock:
-            hooks = list(self._close_hooks.values())
-            self._close_hooks.clear()
-        for hook in hooks:
-            try:
-                async with asyncio.timeout(self.CLOSE_GRACE_SECONDS):
-                    await hook()
-            except Exception as exc:  # closing must not fail shutdown
-                log.warning("SyncRunner“%s”关闭时清理失败（%s）", self._name, type(exc).__name__)
-        await asyncio.get_running_loop().shutdown_asyncgens()
-
-    def close(self) -> None:
-        """Cancel pending calls, close registered clients, stop the loop thread. Final: ``run`` then fails."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            loop, thread = self._loop, self._thread
-        if loop is None or thread is None or not thread.is_alive():
-            if loop is not None and not loop.is_running():
-                loop.close()
-            return
-        if threading.current_thread() is thread:
-            raise RuntimeError("SyncRunner.close 不能在其自身的事件循环线程中调用")
-        try:
-            done = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-            done.result(timeout=2 * self.CLOSE_GRACE_SECONDS + 1)
-        except Exception as exc:
-            log.warning("SyncRunner“%s”关闭时清理未完成（%s）", self._name, type(exc).__name__)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        if not loop.is_running():
-            loop.close()
-
-
-_default_runner: SyncRunner | None = None
-_default_runner_lock = threading.Lock()
-
-
-def default_runner() -> SyncRunner:
-    """The process-wide :class:`SyncRunner` (a new one if the previous one was closed)."""
-    global _default_runner
-    with _default_runner_lock:
-        if _default_runner is None or _default_runner.closed:
-            _default_runner = SyncRunner()
-        return _default_runner

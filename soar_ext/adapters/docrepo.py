@@ -12,36 +12,13 @@ import datetime as dt
 import enum
 import hashlib
 import json
-import time
-import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from soar_ext.adapters.common import (
-    AdapterError,
-    AuthenticationFailed,
-    BadResponse,
-    CircuitBreaker,
-    ClockSkew,
-    HttpSettings,
-    QuotaExceeded,
-    RateLimiter,
-    RequestRejected,
-    build_async_client,
-    call_with_resilience,
-    parse_json,
-    require_mapping,
-    retry_after_from_body,
-    secret_from_config,
-    send_request,
-    sign_request,
-    upstream_text,
-)
+from soar_ext.adapters.common import AdapterError, BadResponse
+from soar_ext.adapters.hmac_client import SignedClient, SignedSettings, signed_fields
 from soar_ext.log_masking import get_logger
-from soar_ext.secret import Secret
 
 SYSTEM = "统一资料库"
 CALL_UPLOAD = "上传资料"
@@ -114,20 +91,15 @@ class DocumentMetadata:
 
 
 @dataclass(frozen=True)
-class DocRepoSettings:
+class DocRepoSettings(SignedSettings):
     """Connection settings; config section ``[adapters.docrepo]``."""
 
-    http: HttpSettings
-    app_id: str
-    app_secret: Secret
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     documents_path: str = DEFAULT_DOCUMENTS_PATH
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> DocRepoSettings:
-        app_id = str(section.get("app_id") or "").strip()
-        if not app_id:
-            raise ValueError("缺少统一资料库配置项 app_id")
+        fields = signed_fields(section, system=SYSTEM)
         raw_max = section.get("max_upload_bytes") or DEFAULT_MAX_UPLOAD_BYTES
         try:
             max_bytes = int(raw_max)  # type: ignore[call-overload]
@@ -136,51 +108,21 @@ class DocRepoSettings:
         if max_bytes < 1:
             raise ValueError("配置项 max_upload_bytes 必须大于0")
         return cls(
-            http=HttpSettings.from_config(section),
-            app_id=app_id,
-            app_secret=secret_from_config(section, "app_secret", system=SYSTEM),
+            **fields,
             max_upload_bytes=max_bytes,
             documents_path=str(section.get("documents_path") or DEFAULT_DOCUMENTS_PATH).rstrip("/"),
         )
-
-
-_AUTH_REASONS = {
-    "4010": "签名校验失败，请检查应用密钥",
-    "4011": "应用编号不存在",
-    "4013": "应用密钥已过期，请更换密钥",
-    "4014": "请求被判定为重复提交",
-}
 
 
 def _size_text(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size} 字节"
 
 
-class DocRepoClient:
+class DocRepoClient(SignedClient):
     """Async client of the document repository. Close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        settings: DocRepoSettings,
-        *,
-        limiter: RateLimiter | None = None,
-        breaker: CircuitBreaker | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.limiter = limiter or RateLimiter.from_settings(settings.http)
-        self.breaker = breaker or CircuitBreaker.from_settings(settings.http, system=SYSTEM)
-        self._clock = clock
-        self._client = build_async_client(settings.http)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> DocRepoClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    system = SYSTEM
+    settings: DocRepoSettings
 
     async def upload(
         self,
@@ -215,34 +157,15 @@ class DocRepoClient:
             "docType": kind.value,
             "fileName": name,
         }
-        path = self.settings.documents_path
-
-        async def attempt() -> UploadReceipt:
-            request = self._client.build_request(
-                "POST",
-                path,
-                params=query,
-                content=content,
-                headers={"X-Content-SHA256": sha256, "Content-Type": "application/octet-stream"},
-            )
-            sign_request(
-                request, app_id=self.settings.app_id, secret=self.settings.app_secret, body=content, clock=self._clock
-            )
-            response = await send_request(
-                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_UPLOAD
-            )
-            data = _parse_envelope(response, CALL_UPLOAD, secrets=(self.settings.app_secret,))
-            return _parse_receipt(data)
-
-        receipt = await call_with_resilience(
-            attempt,
-            system=SYSTEM,
+        envelope = await self._request(  # idempotent by content hash: a retry returns the same repo_id
+            "POST",
+            self.settings.documents_path,
             call=CALL_UPLOAD,
-            idempotent=True,  # idempotent by content hash: a retry returns the same repo_id
-            settings=self.settings.http,
-            limiter=self.limiter,
-            breaker=self.breaker,
+            params=query,
+            content=content,
+            headers={"X-Content-SHA256": sha256, "Content-Type": "application/octet-stream"},
         )
+        receipt = _parse_receipt(self._data(envelope, CALL_UPLOAD))
         if receipt.sha256 != sha256 or receipt.size != len(content):
             raise BadResponse(SYSTEM, CALL_UPLOAD, "回执中的校验值或大小与上传内容不一致")
         log.info(
@@ -260,27 +183,11 @@ class DocRepoClient:
         repo_id = (repo_id or "").strip()
         if not repo_id:
             raise ValueError("资料编号不能为空")
-        path = f"{self.settings.documents_path}/{repo_id}"
-        url = urllib.parse.quote(path, safe="/")
-
-        async def attempt() -> DocumentMetadata:
-            request = self._client.build_request("GET", url)
-            sign_request(request, app_id=self.settings.app_id, secret=self.settings.app_secret, clock=self._clock)
-            response = await send_request(
-                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_METADATA
-            )
-            envelope = _parse_envelope(response, CALL_METADATA, not_found=repo_id, secrets=(self.settings.app_secret,))
-            return _parse_metadata(envelope)
-
-        meta = await call_with_resilience(
-            attempt,
-            system=SYSTEM,
-            call=CALL_METADATA,
-            idempotent=True,
-            settings=self.settings.http,
-            limiter=self.limiter,
-            breaker=self.breaker,
+        missing = DocumentNotFound(SYSTEM, CALL_METADATA, f"资料库中没有编号为{repo_id}的资料")
+        envelope = await self._request(
+            "GET", f"{self.settings.documents_path}/{repo_id}", call=CALL_METADATA, not_found=missing
         )
+        meta = _parse_metadata(self._data(envelope, CALL_METADATA))
         if meta.repo_id != repo_id:
             raise BadResponse(SYSTEM, CALL_METADATA, f"返回的资料编号{meta.repo_id}与请求的{repo_id}不一致")
         if expected is not None and (meta.sha256 != expected.sha256 or meta.size != expected.size):
@@ -308,34 +215,6 @@ def _check_business_keys(business_keys: Mapping[str, str]) -> dict[str, str]:
             raise ValueError(f"业务关键字“{key}”的值必须是非空文本")
         keys[key.strip()] = value.strip()
     return keys
-
-
-def _parse_envelope(
-    response: httpx.Response, call: str, *, not_found: str | None = None, secrets: tuple[Secret, ...] = ()
-) -> Mapping[str, Any]:
-    status = response.status_code
-    if status == 429 or status >= 500:
-        response.raise_for_status()
-    envelope = require_mapping(parse_json(response, system=SYSTEM, call=call), system=SYSTEM, call=call)
-    code = envelope.get("code")
-    if not isinstance(code, str):
-        raise BadResponse(SYSTEM, call, "返回报文缺少 code")
-    if code == "4012":
-        raise ClockSkew(SYSTEM, call, "请求时间超出允许范围，请校准服务器时钟")
-    if code in _AUTH_REASONS or status in (401, 403):
-        raise AuthenticationFailed(SYSTEM, call, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
-    if code == "4290":
-        retry_after = retry_after_from_body(envelope.get("retryAfter"))
-        raise QuotaExceeded(SYSTEM, call, "调用量超过配额", retry_after=retry_after)
-    if code == "1004" or status == 404:
-        raise DocumentNotFound(SYSTEM, call, f"资料库中没有编号为{not_found or ''}的资料")
-    if status >= 400:
-        msg = envelope.get("msg")
-        detail = upstream_text(msg, secrets=secrets) if msg else f"HTTP {status}"
-        raise RequestRejected(SYSTEM, call, f"请求被拒绝：{detail}", status=status)
-    if code != "0":
-        raise BadResponse(SYSTEM, call, f"未知的返回代码{code}")
-    return require_mapping(envelope.get("data"), system=SYSTEM, call=call, what="data")
 
 
 def _field(data: Mapping[str, Any], key: str, kind: type, call: str) -> Any:

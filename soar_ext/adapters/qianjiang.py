@@ -12,40 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import httpx
-
-from soar_ext.adapters.common import (
-    AdapterError,
-    AuthenticationFailed,
-    BadResponse,
-    CircuitBreaker,
-    ClockSkew,
-    HttpSettings,
-    QuotaExceeded,
-    RateLimiter,
-    RequestRejected,
-    build_async_client,
-    call_with_resilience,
-    parse_json,
-    require_mapping,
-    retry_after_from_body,
-    secret_from_config,
-    send_request,
-    sign_request,
-    upstream_text,
-)
+from soar_ext.adapters.common import AdapterError, BadResponse, require_mapping
+from soar_ext.adapters.hmac_client import SignedClient, SignedSettings, signed_fields
 from soar_ext.idnumber import mask_id_number, normalize_id_number
 from soar_ext.log_masking import get_logger
-from soar_ext.secret import Secret
 
 SYSTEM = "钱江分"
 CALL_SCORE = "查询评分"
 DEFAULT_SCORE_PATH = "/api/v1/credit/qjf/score"
+CODE_NO_SCORE = "1001"
+CODE_AUTH_REJECTED = "1002"
 
 log = get_logger(__name__)
 
@@ -102,60 +82,24 @@ class NoScore:
 
 
 @dataclass(frozen=True)
-class QianjiangSettings:
+class QianjiangSettings(SignedSettings):
     """Connection settings; config section ``[adapters.qianjiang]``."""
 
-    http: HttpSettings
-    app_id: str
-    app_secret: Secret
     score_path: str = DEFAULT_SCORE_PATH
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> QianjiangSettings:
-        app_id = str(section.get("app_id") or "").strip()
-        if not app_id:
-            raise ValueError("缺少钱江分配置项 app_id")
         return cls(
-            http=HttpSettings.from_config(section),
-            app_id=app_id,
-            app_secret=secret_from_config(section, "app_secret", system=SYSTEM),
+            **signed_fields(section, system=SYSTEM),
             score_path=str(section.get("score_path") or DEFAULT_SCORE_PATH),
         )
 
 
-_AUTH_REASONS = {
-    "4010": "签名校验失败，请检查应用密钥",
-    "4011": "应用编号不存在",
-    "4013": "应用密钥已过期，请更换密钥",
-    "4014": "请求被判定为重复提交",
-}
-
-
-class QianjiangClient:
+class QianjiangClient(SignedClient):
     """Async client; one per process (reuses its connection pool). Close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        settings: QianjiangSettings,
-        *,
-        limiter: RateLimiter | None = None,
-        breaker: CircuitBreaker | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.limiter = limiter or RateLimiter.from_settings(settings.http)
-        self.breaker = breaker or CircuitBreaker.from_settings(settings.http, system=SYSTEM)
-        self._clock = clock
-        self._client = build_async_client(settings.http)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> QianjiangClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    system = SYSTEM
+    settings: QianjiangSettings
 
     async def score(self, id_number: str, name: str, auth_ref: str) -> QianjiangScore | NoScore:
         """Look up one person's score with the citizen's authorisation reference.
@@ -175,65 +119,25 @@ class QianjiangClient:
             separators=(",", ":"),
             sort_keys=True,
         ).encode("utf-8")
-        path = self.settings.score_path
-
-        async def attempt() -> QianjiangScore | NoScore:
-            request = self._client.build_request(
-                "POST", path, content=body, headers={"Content-Type": "application/json; charset=utf-8"}
-            )
-            sign_request(
-                request, app_id=self.settings.app_id, secret=self.settings.app_secret, body=body, clock=self._clock
-            )
-            response = await send_request(
-                self._client, request, settings=self.settings.http, system=SYSTEM, call=CALL_SCORE
-            )
-            return self._parse(response, normalized)
-
-        result = await call_with_resilience(
-            attempt,
-            system=SYSTEM,
+        envelope = await self._request(
+            "POST",
+            self.settings.score_path,
             call=CALL_SCORE,
-            idempotent=True,
-            settings=self.settings.http,
-            limiter=self.limiter,
-            breaker=self.breaker,
+            content=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            accept=frozenset({CODE_NO_SCORE, CODE_AUTH_REJECTED}),
         )
-        if isinstance(result, QianjiangScore):
-            log.info("钱江分查询：%s 评分%d（%s）", mask_id_number(normalized), result.score, result.band)
-        else:
+        if envelope["code"] == CODE_NO_SCORE:
             log.info("钱江分查询：%s 无评分记录", mask_id_number(normalized))
+            return NoScore(normalized)
+        if envelope["code"] == CODE_AUTH_REJECTED:
+            raise AuthorizationRejected(SYSTEM, CALL_SCORE, "市民授权无效或已过期，请重新取得授权")
+        result = _parse_score(envelope.get("data"), normalized)
+        log.info("钱江分查询：%s 评分%d（%s）", mask_id_number(normalized), result.score, result.band)
         return result
 
-    def _parse(self, response: httpx.Response, id_number: str) -> QianjiangScore | NoScore:
-        status = response.status_code
-        if status in (429,) or status >= 500:
-            response.raise_for_status()
-        envelope = require_mapping(parse_json(response, system=SYSTEM, call=CALL_SCORE), system=SYSTEM, call=CALL_SCORE)
-        code = envelope.get("code")
-        if not isinstance(code, str):
-            raise BadResponse(SYSTEM, CALL_SCORE, "返回报文缺少 code")
-        if code == "4012":
-            raise ClockSkew(SYSTEM, CALL_SCORE, "请求时间超出允许范围，请校准服务器时钟")
-        if code in _AUTH_REASONS or status in (401, 403):
-            raise AuthenticationFailed(SYSTEM, CALL_SCORE, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
-        if code == "4290":
-            raise QuotaExceeded(
-                SYSTEM, CALL_SCORE, "调用量超过配额", retry_after=retry_after_from_body(envelope.get("retryAfter"))
-            )
-        if status >= 400:
-            msg = envelope.get("msg")
-            detail = upstream_text(msg, secrets=[self.settings.app_secret]) if msg else f"HTTP {status}"
-            raise RequestRejected(SYSTEM, CALL_SCORE, f"请求被拒绝：{detail}", status=status)
-        if code == "1001":
-            return NoScore(id_number)
-        if code == "1002":
-            raise AuthorizationRejected(SYSTEM, CALL_SCORE, "市民授权无效或已过期，请重新取得授权")
-        if code != "0":
-            raise BadResponse(SYSTEM, CALL_SCORE, f"未知的返回代码{code}")
-        return _parse_score(envelope.get("data"), id_number)
 
-
-def _parse_score(data: Any, id_number: str) -> QianjiangScore:
+def _parse_score(data: object, id_number: str) -> QianjiangScore:
     data = require_mapping(data, system=SYSTEM, call=CALL_SCORE, what="data")
     score = data.get("score")
     if not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 1000:

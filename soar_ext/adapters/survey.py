@@ -7,37 +7,14 @@ Projects are matched to our co-construction projects by number and name.
 
 from __future__ import annotations
 
-import time
-import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import httpx
-
-from soar_ext.adapters.common import (
-    AdapterError,
-    AuthenticationFailed,
-    BadResponse,
-    CircuitBreaker,
-    ClockSkew,
-    HttpSettings,
-    QuotaExceeded,
-    RateLimiter,
-    RequestRejected,
-    build_async_client,
-    call_with_resilience,
-    parse_json,
-    require_mapping,
-    retry_after_from_body,
-    secret_from_config,
-    send_request,
-    sign_request,
-    upstream_text,
-)
+from soar_ext.adapters.common import AdapterError, BadResponse, require_mapping
+from soar_ext.adapters.hmac_client import SignedClient, SignedSettings, signed_fields
 from soar_ext.log_masking import get_logger
-from soar_ext.secret import Secret
 
 SYSTEM = "测绘"
 CALL_FIND = "查询项目"
@@ -81,60 +58,24 @@ class SurveyedHouse:
 
 
 @dataclass(frozen=True)
-class SurveySettings:
+class SurveySettings(SignedSettings):
     """Connection settings; config section ``[adapters.survey]``."""
 
-    http: HttpSettings
-    app_id: str
-    app_secret: Secret
     projects_path: str = DEFAULT_PROJECTS_PATH
 
     @classmethod
     def from_config(cls, section: Mapping[str, object]) -> SurveySettings:
-        app_id = str(section.get("app_id") or "").strip()
-        if not app_id:
-            raise ValueError("缺少测绘配置项 app_id")
         return cls(
-            http=HttpSettings.from_config(section),
-            app_id=app_id,
-            app_secret=secret_from_config(section, "app_secret", system=SYSTEM),
+            **signed_fields(section, system=SYSTEM),
             projects_path=str(section.get("projects_path") or DEFAULT_PROJECTS_PATH).rstrip("/"),
         )
 
 
-_AUTH_REASONS = {
-    "4010": "签名校验失败，请检查应用密钥",
-    "4011": "应用编号不存在",
-    "4013": "应用密钥已过期，请更换密钥",
-    "4014": "请求被判定为重复提交",
-}
-
-
-class SurveyClient:
+class SurveyClient(SignedClient):
     """Async client of the surveying service. Close with :meth:`aclose`."""
 
-    def __init__(
-        self,
-        settings: SurveySettings,
-        *,
-        limiter: RateLimiter | None = None,
-        breaker: CircuitBreaker | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.settings = settings
-        self.limiter = limiter or RateLimiter.from_settings(settings.http)
-        self.breaker = breaker or CircuitBreaker.from_settings(settings.http, system=SYSTEM)
-        self._clock = clock
-        self._client = build_async_client(settings.http)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> SurveyClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    system = SYSTEM
+    settings: SurveySettings
 
     async def find_projects(self, number: str | None = None, name: str | None = None) -> list[SurveyedProject]:
         """Surveyed projects by exact number and/or name fragment (both given: both must match)."""
@@ -158,8 +99,8 @@ class SurveyClient:
         number = (project_number or "").strip()
         if not number:
             raise ValueError("项目编号不能为空")
-        path = f"{self.settings.projects_path}/{number}/houses"
-        data = await self._get(path, {}, CALL_HOUSES, not_found=number)
+        missing = SurveyProjectNotFound(SYSTEM, CALL_HOUSES, f"测绘系统中没有项目“{number}”")
+        data = await self._get(f"{self.settings.projects_path}/{number}/houses", {}, CALL_HOUSES, not_found=missing)
         items = data.get("houses")
         if not isinstance(items, list):
             raise BadResponse(SYSTEM, CALL_HOUSES, "返回报文缺少房屋列表 houses")
@@ -168,55 +109,12 @@ class SurveyClient:
         return houses
 
     async def _get(
-        self, path: str, query: dict[str, str], call: str, *, not_found: str | None = None
+        self, path: str, query: dict[str, str], call: str, *, not_found: AdapterError | None = None
     ) -> Mapping[str, Any]:
-        url = urllib.parse.quote(path, safe="/")
-
-        async def attempt() -> Mapping[str, Any]:
-            request = self._client.build_request("GET", url, params=query)
-            sign_request(request, app_id=self.settings.app_id, secret=self.settings.app_secret, clock=self._clock)
-            response = await send_request(self._client, request, settings=self.settings.http, system=SYSTEM, call=call)
-            return _parse_envelope(response, call, not_found, secrets=(self.settings.app_secret,))
-
-        return await call_with_resilience(
-            attempt,
-            system=SYSTEM,
-            call=call,
-            idempotent=True,
-            settings=self.settings.http,
-            limiter=self.limiter,
-            breaker=self.breaker,
+        envelope = await self._request(
+            "GET", path, call=call, params=query, not_found=not_found, loads={"parse_float": Decimal}
         )
-
-
-def _parse_envelope(
-    response: httpx.Response, call: str, not_found: str | None, *, secrets: tuple[Secret, ...] = ()
-) -> Mapping[str, Any]:
-    status = response.status_code
-    if status == 429 or status >= 500:
-        response.raise_for_status()
-    envelope = require_mapping(
-        parse_json(response, system=SYSTEM, call=call, parse_float=Decimal), system=SYSTEM, call=call
-    )
-    code = envelope.get("code")
-    if not isinstance(code, str):
-        raise BadResponse(SYSTEM, call, "返回报文缺少 code")
-    if code == "4012":
-        raise ClockSkew(SYSTEM, call, "请求时间超出允许范围，请校准服务器时钟")
-    if code in _AUTH_REASONS or status in (401, 403):
-        raise AuthenticationFailed(SYSTEM, call, _AUTH_REASONS.get(code, f"认证失败（代码{code}）"))
-    if code == "4290":
-        retry_after = retry_after_from_body(envelope.get("retryAfter"))
-        raise QuotaExceeded(SYSTEM, call, "调用量超过配额", retry_after=retry_after)
-    if code == "1004" or status == 404:
-        raise SurveyProjectNotFound(SYSTEM, call, f"测绘系统中没有项目“{not_found or ''}”")
-    if status >= 400:
-        msg = envelope.get("msg")
-        detail = upstream_text(msg, secrets=secrets) if msg else f"HTTP {status}"
-        raise RequestRejected(SYSTEM, call, f"请求被拒绝：{detail}", status=status)
-    if code != "0":
-        raise BadResponse(SYSTEM, call, f"未知的返回代码{code}")
-    return require_mapping(envelope.get("data"), system=SYSTEM, call=call, what="data")
+        return self._data(envelope, call)
 
 
 def _text(item: Mapping[str, Any], key: str, call: str, *, required: bool = True) -> str | None:

@@ -95,6 +95,8 @@ def bigdata_server_fixture() -> Iterator[RunningBigData]:
 @pytest.fixture(name="bigdata_sim")
 def bigdata_sim_fixture(_bigdata_server: RunningBigData) -> Iterator[RunningBigData]:
     """The gateway simulator, reset (no secrets issued, no overrides, no faults, zero counters)."""
+    _bigdata_server.state.wait_idle()  # requests a previous test left behind are served first
     _bigdata_server.state.reset()
     yield _bigdata_server
+    _bigdata_server.state.wait_idle()
     _bigdata_server.state.reset()

@@ -121,24 +121,30 @@ def _docrepo_server() -> Iterator[RunningSimulator]:
 @pytest.fixture
 def qianjiang_sim(_qianjiang_server: RunningSimulator) -> Iterator[RunningSimulator]:
     """The Qianjiang simulator, reset to its deterministic data with no faults."""
+    _qianjiang_server.state.wait_idle()
     _qianjiang_server.state.reset()
     yield _qianjiang_server
+    _qianjiang_server.state.wait_idle()
     _qianjiang_server.state.reset()
 
 
 @pytest.fixture
 def survey_sim(_survey_server: RunningSimulator) -> Iterator[RunningSimulator]:
     """The surveying simulator, reset to its deterministic catalog with no faults."""
+    _survey_server.state.wait_idle()
     _survey_server.state.reset()
     yield _survey_server
+    _survey_server.state.wait_idle()
     _survey_server.state.reset()
 
 
 @pytest.fixture
 def docrepo_sim(_docrepo_server: RunningSimulator) -> Iterator[RunningSimulator]:
     """The document-repository simulator, emptied, with no faults."""
+    _docrepo_server.state.wait_idle()
     _docrepo_server.state.reset()
     yield _docrepo_server
+    _docrepo_server.state.wait_idle()
     _docrepo_server.state.reset()
 
 

@@ -21,10 +21,12 @@ from soar_ext.adapters.bigdata import (
 from soar_ext.adapters.bigdata.categories import HOUSEHOLD_STATUS, get_category
 from soar_ext.adapters.common import RequestRejected, UpstreamUnavailable
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, sample_records
+from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.audit import MemoryAuditSink
 from soar_ext.idnumber import InvalidIdNumber
 from soar_ext.secret import Secret
 from tests.adapters.bigdata_fixtures import (  # noqa: F401  (fixtures)
+    ShiftedClock,
     bigdata_server_fixture,
     bigdata_sim_fixture,
     make_id,
@@ -224,20 +226,23 @@ async def test_lowercase_x_id_number_is_normalised(bigdata_sim, fast_http):
 
 
 @pytest.mark.parametrize("generation", [1, 2])
-async def test_verify_all_runs_concurrently_close_to_the_slowest_single_call(bigdata_sim, fast_http, generation):
+async def test_verify_all_asks_all_twelve_interfaces_at_once_each_with_its_own_latency(
+    bigdata_sim, fast_http, generation
+):
+    latencies = {code: (500 + 20 * i, 500 + 20 * i) for i, code in enumerate(CATEGORY_CODES)}  # 500..720 ms
     async with bigdata_sim.client(fast_http, generation=generation, burst=20) as client:
-        await client.identity_card(PERSON, NAME, purpose=PURPOSE)  # gen-1: secret fetched before timing
-        bigdata_sim.state.plan.set("latency_ms", latency_ms=100)
-        started = time.perf_counter()
-        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
-        single = time.perf_counter() - started
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)  # gen-1: secret fetched before
+        bigdata_sim.state.configure(SimulatorConfig(interface_latency_ms=latencies))
+        bigdata_sim.state.reset_counters()
         started = time.perf_counter()
         results = await client.verify_all(PERSON, NAME, purpose=PURPOSE)
         elapsed = time.perf_counter() - started
     assert list(results) == list(CATEGORY_CODES)
     assert all(isinstance(r, CategoryResult) for r in results.values())
-    assert single >= 0.1
-    assert elapsed < max(1.5 * single, single + 0.1), (elapsed, single)  # sequential would be 12x
+    # concurrent: one at a time would keep one request in flight and take the sum of the latencies (7.32 s)
+    assert bigdata_sim.state.max_in_flight >= 8
+    assert 0.72 <= elapsed < 7.32 / 2  # at least the slowest interface's own latency
+    assert bigdata_sim.state.subjects.snapshot() == {PERSON: dict.fromkeys(CATEGORY_CODES, 1)}
 
 
 async def test_verify_all_cuts_off_at_the_budget_and_reports_each_category(bigdata_sim, fast_http):
@@ -318,13 +323,15 @@ async def test_query_records_become_audit_events_with_masked_subject(bigdata_sim
 
 async def test_simulator_admin_routes_override_household_status_and_move_the_clock(bigdata_sim, fast_http):
     base = bigdata_sim.base_url
+    clock = ShiftedClock()
     async with httpx.AsyncClient(base_url=base, timeout=5) as admin:
         assert (await admin.put(f"/_admin/household/{PERSON}", json={"status": "5"})).status_code == 200
         assert (await admin.put(f"/_admin/household/{PERSON}", json={"status": "X"})).status_code == 400
-        async with bigdata_sim.client(fast_http) as client:
+        async with bigdata_sim.client(fast_http, clock=clock) as client:
             result = await client.household_registration(PERSON, NAME, purpose=PURPOSE)
             moved = await admin.post("/_admin/clock", json={"advance_seconds": 16 * 60})
             assert moved.status_code == 200
+            clock.advance(16 * 60)  # both clocks move: the client renews the secret before using it
             await client.household_registration(PERSON, NAME, purpose=PURPOSE)
     assert (result.records[0]["户籍状态"], result.records[0]["户籍状态代码"]) == ("失踪", "5")
-    assert bigdata_sim.stats()["outcomes"]["code_11"] == 1
+    assert bigdata_sim.stats()["outcomes"]["refresh_by_secret"] == 1

@@ -131,7 +131,7 @@ async def test_business_parameters_never_travel_in_the_url(bigdata_sim, fast_htt
 async def test_expired_request_secret_is_refreshed_once_and_the_call_succeeds(bigdata_sim, fast_http):
     async with bigdata_sim.client(fast_http) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
-        bigdata_sim.state.advance(16 * 60)  # the gateway's clock passes the 15-minute lifetime
+        bigdata_sim.state.expire_request_secrets()  # the gateway no longer takes it (e.g. renewed by another node)
         result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert result.status == "found"
     stats = bigdata_sim.stats()
@@ -141,9 +141,9 @@ async def test_expired_request_secret_is_refreshed_once_and_the_call_succeeds(bi
 
 
 async def test_fifty_concurrent_callers_rejected_as_expired_share_one_refresh(bigdata_sim, fast_http):
-    async with bigdata_sim.client(fast_http) as client:
+    async with bigdata_sim.client(fast_http, read_timeout=10) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
-        bigdata_sim.state.advance(16 * 60)
+        bigdata_sim.state.expire_request_secrets()
         results = await asyncio.gather(*(client.identity_card(make_id(i), NAME, purpose=PURPOSE) for i in range(50)))
     assert all(r.status == "found" for r in results)
     stats = bigdata_sim.stats()
@@ -155,7 +155,7 @@ async def test_fifty_concurrent_callers_finding_the_secret_about_to_expire_refre
     bigdata_sim, fast_http
 ):
     clock = ShiftedClock()
-    async with bigdata_sim.client(fast_http, clock=clock) as client:
+    async with bigdata_sim.client(fast_http, clock=clock, read_timeout=10) as client:
         await client.identity_card(PERSON, NAME, purpose=PURPOSE)
         # both clocks move to 30 s before expiry: inside the refresh margin (60 s)
         clock.advance(15 * 60 - 30)
@@ -168,7 +168,7 @@ async def test_fifty_concurrent_callers_finding_the_secret_about_to_expire_refre
 
 
 async def test_cold_start_with_fifty_concurrent_callers_fetches_the_secret_once(bigdata_sim, fast_http):
-    async with bigdata_sim.client(fast_http) as client:
+    async with bigdata_sim.client(fast_http, read_timeout=10) as client:
         await asyncio.gather(*(client.vehicles(make_id(i), NAME, purpose=PURPOSE) for i in range(50)))
     stats = bigdata_sim.stats()
     assert stats["outcomes"] == {"refresh_by_key": 1}
@@ -328,19 +328,30 @@ async def test_signature_rejected_on_business_call_is_not_retried(bigdata_sim, f
 
 
 async def test_quota_code_18_is_retried_with_backoff_then_succeeds(bigdata_sim, fast_http):
-    bigdata_sim.state.plan.set("quota", count=2)
     async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)  # the secret is fetched first
+        bigdata_sim.state.plan.set("quota", count=2)
         result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
     assert result.status == "found"
-    assert bigdata_sim.calls("gen1:business") == 3
+    assert bigdata_sim.calls("gen1:business") == 1 + 3
 
 
 async def test_persistent_quota_code_18_surfaces_quota_exceeded(bigdata_sim, fast_http):
-    bigdata_sim.state.plan.set("quota")
     async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+        bigdata_sim.state.plan.set("quota")
         with raises_clean(QuotaExceeded, match="code 18"):
             await client.identity_card(PERSON, NAME, purpose=PURPOSE)
-    assert bigdata_sim.calls("gen1:business") == 3
+    assert bigdata_sim.calls("gen1:business") == 1 + 3
+
+
+async def test_the_quota_applies_to_the_token_endpoint_too(bigdata_sim, fast_http):
+    bigdata_sim.state.plan.set("quota", count=2)  # the first two calls of any endpoint are over quota
+    async with bigdata_sim.client(fast_http, retry_attempts=3) as client:
+        result = await client.identity_card(PERSON, NAME, purpose=PURPOSE)
+    assert result.status == "found"
+    assert bigdata_sim.calls("refreshTokenByKey") == 3 and bigdata_sim.calls("gen1:business") == 1
+    assert bigdata_sim.stats()["outcomes"]["quota"] == 2
 
 
 async def test_client_rate_limiter_keeps_calls_under_the_gateway_quota(bigdata_sim, fast_http):

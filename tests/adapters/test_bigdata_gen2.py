@@ -125,7 +125,7 @@ async def test_clock_skew_is_reported_clearly_and_not_retried(bigdata_sim, fast_
     message = str(raised.value)
     assert message.startswith("大数据局接口身份证查询：")
     assert "Clock skew exceeded" in message and "NTP" in message and "±90秒" in message
-    assert "偏慢" in message and any(f"约{n}秒" in message for n in (299, 300, 301))
+    assert "偏慢" in message and any(f"约{n}秒" in message for n in range(295, 306))  # a slow answer: a few s off
     assert bigdata_sim.calls("gen2:business") == 1
 
 

@@ -1,4 +1,4 @@
-"""The shared adapter machinery: errors, settings, limiter, breaker, retry policy, sync runner, simulators."""
+"""The shared adapter machinery: errors, settings, limiter, breaker, retry policy, the sync bridge, simulators."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from starlette.applications import Starlette
 from tenacity import Future, RetryCallState
 
+from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.common import (
     AdapterError,
     AuthenticationFailed,
@@ -26,23 +27,19 @@ from soar_ext.adapters.common import (
     ClockSkew,
     HttpSettings,
     QuotaExceeded,
-    RateLimiter,
     RequestRejected,
     RetryWait,
-    SyncRunner,
     UpstreamUnavailable,
     _final_error,
     call_with_resilience,
-    default_runner,
-    hmac_canonical_string,
-    hmac_signature,
     parse_json,
     parse_retry_after,
+    rate_limiter,
     retry_after_from_body,
     sanitize_delay,
     upstream_text,
 )
-from soar_ext.adapters.simulators.common import FaultPlan, HmacVerifier, SimulatorServer, fault_routes
+from soar_ext.adapters.simulators.common import FaultPlan, SimulatorServer, SimulatorState, admin_routes
 from soar_ext.secret import Secret
 from tests.adapters.guards import raises_clean
 
@@ -102,7 +99,7 @@ async def resilient(fn, *, idempotent: bool = True, settings: HttpSettings | Non
         call=CALL,
         idempotent=idempotent,
         settings=settings,
-        limiter=RateLimiter.from_settings(settings),
+        limiter=rate_limiter(settings),
         breaker=breaker or CircuitBreaker.from_settings(settings, system=SYSTEM),
     )
 
@@ -154,19 +151,8 @@ def test_retry_after_accepts_seconds_and_http_dates():
 # --------------------------------------------------------------------------- rate limiter
 
 
-def test_rate_limiter_allows_a_burst_then_refills_at_the_rate():
-    clock = FakeClock()
-    limiter = RateLimiter(rate=10, burst=3, clock=clock)
-    assert [limiter.try_acquire() for _ in range(4)] == [True, True, True, False]
-    clock.now += 0.1
-    assert limiter.try_acquire()
-    assert not limiter.try_acquire()
-    clock.now += 10
-    assert sum(limiter.try_acquire() for _ in range(10)) == 3  # never more than the burst
-
-
-async def test_rate_limiter_spaces_waiting_callers_at_the_rate():
-    limiter = RateLimiter(rate=50, burst=1)
+async def test_rate_limiter_allows_a_burst_then_spaces_callers_at_the_rate():
+    limiter = rate_limiter(fast_settings(rate_per_second=20, burst=3))
     started = time.monotonic()
     stamps: list[float] = []
 
@@ -174,26 +160,21 @@ async def test_rate_limiter_spaces_waiting_callers_at_the_rate():
         await limiter.acquire()
         stamps.append(time.monotonic() - started)
 
-    await asyncio.gather(*(one() for _ in range(51)))
-    elapsed = time.monotonic() - started
-    assert 0.9 <= elapsed <= 1.4  # 1 immediate + 50 at 50/s
-    assert stamps == sorted(stamps)
+    await asyncio.gather(*(one() for _ in range(13)))
+    assert all(stamp < 0.05 for stamp in stamps[:3])  # the burst goes at once
+    assert 0.45 <= stamps[-1] <= 0.9  # the other 10 at 20/s
+    assert stamps == sorted(stamps)  # in arrival order
 
 
-def test_rate_limiter_is_shared_safely_between_threads():
-    limiter = RateLimiter(rate=100, burst=1)
+async def test_a_cancelled_waiter_does_not_use_a_call_of_the_rate():
+    limiter = rate_limiter(fast_settings(rate_per_second=10, burst=1))
+    await limiter.acquire()
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
     started = time.monotonic()
-
-    def worker() -> None:
-        for _ in range(10):
-            asyncio.run(limiter.acquire())
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert 0.35 <= time.monotonic() - started <= 0.9  # 40 tokens at 100/s, first one free
+    await limiter.acquire()
+    assert time.monotonic() - started < 0.15  # the next call waits one interval, not two
 
 
 # --------------------------------------------------------------------------- circuit breaker
@@ -482,11 +463,28 @@ def test_http_settings_attempt_timeout_and_response_cap():
         HttpSettings(base_url="http://x", retry_max_delay=math.nan)
 
 
-# --------------------------------------------------------------------------- sync runner
+async def test_retries_stop_at_the_total_time_limit_before_the_attempt_limit():
+    fn = Flaky(*[status_error(503)] * 20)
+    settings = fast_settings(retry_attempts=20, retry_initial_delay=0.1, retry_max_delay=0.1, retry_total_seconds=0.35)
+    started = time.monotonic()
+    with raises_clean(UpstreamUnavailable, match="HTTP 503"):
+        await resilient(fn, settings=settings)
+    assert time.monotonic() - started < 0.6
+    assert 2 <= fn.calls < 20  # stopped by time, long before twenty attempts
 
 
-def test_sync_runner_runs_coroutines_and_propagates_errors():
-    runner = SyncRunner()
+def test_retry_total_seconds_is_a_setting():
+    settings = HttpSettings.from_config({"base_url": "http://x", "retry_total_seconds": "12.5"})
+    assert settings.retry_total_seconds == 12.5 and HttpSettings(base_url="http://x").retry_total_seconds == 30.0
+    with raises_clean(ValueError, match="retry_total_seconds"):
+        HttpSettings(base_url="http://x", retry_total_seconds=0)
+
+
+# --------------------------------------------------------------------------- sync bridge (the registry's portal)
+
+
+def test_registry_runs_coroutines_from_sync_code_and_propagates_errors():
+    registry = AdapterRegistry(config=None)  # type: ignore[arg-type]
     try:
 
         async def add(a: int, b: int) -> int:
@@ -496,45 +494,51 @@ def test_sync_runner_runs_coroutines_and_propagates_errors():
         async def fail() -> None:
             raise AuthenticationFailed(SYSTEM, CALL, "签名错误")
 
-        assert runner.run(add(1, 2)) == 3
-        loop = runner.loop
-        assert runner.run(add(2, 2)) == 4 and runner.loop is loop  # one loop, reused
+        async def loop_thread() -> int:
+            return threading.get_ident()
+
+        assert registry.run(add(1, 2)) == 3
+        first = registry.run(loop_thread())
+        assert registry.run(add(2, 2)) == 4 and registry.run(loop_thread()) == first  # one loop, reused
+        assert first != threading.get_ident()
         with raises_clean(AuthenticationFailed):
-            runner.run(fail())
-        with raises_clean(TimeoutError):
-            runner.run(asyncio.sleep(5), timeout=0.05)
+            registry.run(fail())
+        started = time.monotonic()
+        with raises_clean(TimeoutError, match="已取消"):
+            registry.run(asyncio.sleep(5), timeout=0.05)
+        assert time.monotonic() - started < 1
 
         async def nested() -> None:
-            runner.run(add(1, 1))
+            registry.run(add(1, 1))
 
-        with raises_clean(RuntimeError, match="自身的事件循环"):
-            runner.run(nested())
+        with raises_clean(RuntimeError):
+            registry.run(nested())  # from the loop's own thread: refused, not a deadlock
     finally:
-        runner.close()
+        registry.close()
 
 
-def test_closed_runner_is_final_and_says_so():
-    runner = SyncRunner("test-final")
+def test_closed_registry_is_final_and_says_so():
+    registry = AdapterRegistry(config=None)  # type: ignore[arg-type]
 
     async def one() -> int:
         return 1
 
-    assert runner.run(one()) == 1
-    runner.close()
-    assert runner.closed
+    assert registry.run(one()) == 1
+    registry.close()
+    assert registry.closed
     coro = one()
-    with raises_clean(RuntimeError, match="SyncRunner“test-final”已关闭"):
-        runner.run(coro)
+    with raises_clean(RuntimeError, match="适配器已关闭"):
+        registry.run(coro)
     assert coro.cr_frame is None  # closed, not left un-awaited
-    runner.close()  # idempotent
-    never_started = SyncRunner("never-started")
-    never_started.close()
-    with raises_clean(RuntimeError, match="never-started"):
-        never_started.run(one())
+    registry.close()  # idempotent
+    never_used = AdapterRegistry(config=None)  # type: ignore[arg-type]
+    never_used.close()
+    with raises_clean(RuntimeError, match="适配器已关闭"):
+        never_used.run(one())
 
 
-def test_closing_a_runner_cancels_pending_calls_and_runs_close_hooks_first():
-    runner = SyncRunner("test-cancel")
+def test_closing_a_registry_cancels_pending_calls():
+    registry = AdapterRegistry(config=None)  # type: ignore[arg-type]
     events: list[str] = []
     outcome: list[BaseException] = []
 
@@ -544,32 +548,26 @@ def test_closing_a_runner_cancels_pending_calls_and_runs_close_hooks_first():
         finally:
             events.append("call cleaned up")
 
-    async def hook() -> None:
-        events.append("hook ran")
-
-    runner.add_close_hook(hook)
-    removed = runner.add_close_hook(hook)
-    removed()  # a removed hook does not run
-
     def caller() -> None:
         try:
-            runner.run(long_call())
+            registry.run(long_call())
         except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=caller)
     thread.start()
-    time.sleep(0.05)
+    time.sleep(0.1)
     started = time.monotonic()
-    runner.close()
+    registry.close()
     thread.join(5)
     assert time.monotonic() - started < 2
-    assert events == ["call cleaned up", "hook ran"]
-    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError) and "test-cancel" in str(outcome[0])
+    assert events == ["call cleaned up"]
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError) and "已取消" in str(outcome[0])
 
 
-def test_registry_closes_its_clients_before_the_runner_stops(qianjiang_sim, fast_http):
-    from soar_ext.adapter_registry import AdapterRegistry
+def test_registry_closes_its_clients_on_their_loop(qianjiang_sim, fast_http):
+    from anyio.from_thread import start_blocking_portal
+
     from soar_ext.adapters.qianjiang import QianjiangClient, QianjiangSettings
     from soar_ext.adapters.simulators.qianjiang import DEFAULT_APP_ID, DEFAULT_APP_SECRET
 
@@ -580,68 +578,28 @@ def test_registry_closes_its_clients_before_the_runner_stops(qianjiang_sim, fast
         return QianjiangClient(settings)
 
     person = "330106198503121231"
-    # registry closed first, then the runner
-    runner = SyncRunner("test-registry-1")
-    registry = AdapterRegistry(config=None, runner=runner, instances={"qianjiang": client()})  # type: ignore[arg-type]
-    first = registry.qianjiang
-    registry.run(first.score(person, "张三", "AUTH-1"), timeout=5)
-    registry.close()
+    own = AdapterRegistry(config=None, instances={"qianjiang": client()})  # type: ignore[arg-type]
+    first = own.qianjiang
+    own.run(first.score(person, "张三", "AUTH-1"), timeout=5)
+    own.close()
     assert first._client.is_closed
-    runner.close()
-    # runner closed first: its close hook closes the registry's clients on the loop before it stops
-    runner = SyncRunner("test-registry-2")
-    registry = AdapterRegistry(config=None, runner=runner, instances={"qianjiang": client()})  # type: ignore[arg-type]
-    second = registry.qianjiang
-    registry.run(second.score(person, "张三", "AUTH-1"), timeout=5)
-    runner.close()
-    assert second._client.is_closed
-    registry.close()  # nothing left to do, and no error
-    with raises_clean(RuntimeError, match="test-registry-2"):
-        registry.run(second.score(person, "张三", "AUTH-1"), timeout=5)
-
-
-def test_default_runner_is_one_per_process():
-    assert default_runner() is default_runner()
+    with start_blocking_portal() as portal:  # a portal the caller owns outlives the registry
+        shared = AdapterRegistry(config=None, portal=portal, instances={"qianjiang": client()})  # type: ignore[arg-type]
+        second = shared.qianjiang
+        shared.run(second.score(person, "张三", "AUTH-1"), timeout=5)
+        shared.close()
+        assert second._client.is_closed
+        assert portal.call(asyncio.sleep, 0, "still running") == "still running"
 
 
 # --------------------------------------------------------------------------- simulator machinery
-
-
-def test_hmac_canonical_string_and_signature_are_stable():
-    canonical = hmac_canonical_string(
-        "post", "/api/x", {"b": "2", "a": "杭州"}, "app", "1714521600000", "n1", b'{"k":1}'
-    )
-    assert canonical.split("\n")[:6] == ["POST", "/api/x", "a=%E6%9D%AD%E5%B7%9E&b=2", "app", "1714521600000", "n1"]
-    assert hmac_signature("s3cret", canonical) == hmac_signature("s3cret", canonical)
-    assert len(hmac_signature("s3cret", canonical)) == 64
-
-
-def test_hmac_verifier_rejects_bad_signatures_skew_and_replays():
-    from soar_ext.adapters.common import hmac_headers
-
-    clock = FakeClock(1_714_521_600.0)
-    verifier = HmacVerifier({"app": "right-secret"}, skew_seconds=60, clock=clock)
-
-    def headers(secret: str, at: float) -> dict[str, str]:
-        signed = hmac_headers(
-            app_id="app", secret=Secret(secret), method="GET", path="/p", query={"q": "1"}, clock=lambda: at
-        )
-        return {k.lower(): v for k, v in signed.items()}
-
-    good = headers("right-secret", clock.now)
-    assert verifier.verify("GET", "/p", [("q", "1")], good, b"") is None
-    assert verifier.verify("GET", "/p", [("q", "1")], good, b"") == "replay"
-    assert verifier.verify("GET", "/p", [("q", "2")], headers("right-secret", clock.now), b"") == "bad_signature"
-    assert verifier.verify("GET", "/p", [("q", "1")], headers("wrong", clock.now), b"") == "bad_signature"
-    assert verifier.verify("GET", "/p", [("q", "1")], headers("right-secret", clock.now - 120), b"") == "clock_skew"
-    assert verifier.verify("GET", "/p", [], {}, b"") == "missing"
 
 
 def test_fault_plan_counts_down_and_clears():
     plan = FaultPlan()
     plan.set("status_5xx", count=2, status=502)
     plan.set("latency", latency_ms=5)  # alias, until cleared
-    assert plan.status_5xx == 502
+    assert plan.param("status_5xx", "status") == 502
     assert [plan.take("status_5xx") for _ in range(3)] == [True, True, False]
     assert all(plan.take("latency_ms") for _ in range(5))
     plan.clear("latency_ms")
@@ -653,18 +611,34 @@ def test_fault_plan_counts_down_and_clears():
 
 
 def test_admin_routes_arm_faults_and_report_stats_over_http():
-    plan = FaultPlan()
-    plan.record_call("score")
-    server = SimulatorServer(Starlette(routes=fault_routes(plan)), name="admin-test")
+    state = SimulatorState()
+    state.plan.record_call("score")
+    server = SimulatorServer(Starlette(routes=admin_routes(state)), name="admin-test")
     with server, httpx.Client(base_url=server.start(), trust_env=False) as http:
         armed = http.post("/_admin/faults", json={"kind": "status_429", "count": 2, "retry_after": 1})
         assert armed.status_code == 200
         assert http.post("/_admin/faults", json={"kind": "nope"}).status_code == 400
+        assert http.post("/_admin/faults", json={"kind": "timeout", "rate": 2}).status_code == 400
         stats = http.get("/_admin/stats").json()
         assert stats["calls"] == {"score": 1}
         assert stats["active_faults"]["status_429"]["remaining"] == 2
         assert http.delete("/_admin/faults").status_code == 200
-    assert not plan.active("status_429")
+    assert not state.plan.active("status_429")
+
+
+def test_a_fault_with_a_rate_hits_about_that_share_of_requests_repeatably():
+    def hits(seed: int) -> list[bool]:
+        state = SimulatorState()
+        state.rng.seed(seed)
+        state.plan.set("status_5xx", rate=0.2)
+        return [state.plan.take("status_5xx") for _ in range(2000)]
+
+    first = hits(7)
+    assert 0.17 <= sum(first) / len(first) <= 0.23
+    assert hits(7) == first  # same seed, same draws
+    plan = FaultPlan()
+    plan.set("timeout", count=3, rate=0.5)
+    assert sum(plan.take("timeout") for _ in range(200)) == 3  # a count bounds a rate
 
 
 def test_start_all_serves_every_simulator_on_loopback():

@@ -8,13 +8,13 @@ import time
 
 import pytest
 
+from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.common import (
     AuthenticationFailed,
     BadResponse,
     CircuitBreaker,
     CircuitOpen,
     QuotaExceeded,
-    SyncRunner,
     UpstreamUnavailable,
 )
 from soar_ext.adapters.docrepo import (
@@ -239,15 +239,14 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(docrepo_sim,
     assert 0.9 <= elapsed <= 1.6
 
 
-def test_sync_code_can_call_through_the_sync_runner(docrepo_sim, fast_http):
-    runner = SyncRunner()
+def test_sync_code_can_call_through_the_adapter_registry(docrepo_sim, fast_http):
     client = client_for(docrepo_sim, fast_http)
+    registry = AdapterRegistry(config=None, instances={"docrepo": client})  # type: ignore[arg-type]
     try:
-        receipt = runner.run(upload(client), timeout=5)
-        meta = runner.run(client.verify(receipt), timeout=5)
+        receipt = registry.run(upload(client), timeout=5)
+        meta = registry.run(client.verify(receipt), timeout=5)
     finally:
-        runner.run(client.aclose(), timeout=5)
-        runner.close()
+        registry.close()
     assert meta.sha256 == receipt.sha256
 
 

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.common import (
     AuthenticationFailed,
     BadResponse,
@@ -18,7 +19,6 @@ from soar_ext.adapters.common import (
     ClockSkew,
     QuotaExceeded,
     RequestRejected,
-    SyncRunner,
     UpstreamUnavailable,
 )
 from soar_ext.adapters.qianjiang import (
@@ -374,18 +374,17 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(qianjiang_si
     assert qianjiang_sim.state.plan.calls("score") == 21
 
 
-def test_sync_code_can_call_through_the_sync_runner(qianjiang_sim, fast_http):
+def test_sync_code_can_call_through_the_adapter_registry(qianjiang_sim, fast_http):
     qianjiang_sim.state.set_score(PERSON, 701)
-    runner = SyncRunner()
     client = client_for(qianjiang_sim, fast_http)
+    registry = AdapterRegistry(config=None, instances={"qianjiang": client})  # type: ignore[arg-type]
     try:
-        result = runner.run(client.score(PERSON, "张三", "AUTH-1"), timeout=5)
+        result = registry.run(client.score(PERSON, "张三", "AUTH-1"), timeout=5)
         assert (result.score, result.band) == (701, "优秀")
-        again = runner.run(client.score(PERSON, "张三", "AUTH-1"), timeout=5)
+        again = registry.run(client.score(PERSON, "张三", "AUTH-1"), timeout=5)
         assert again.score == 701
     finally:
-        runner.run(client.aclose(), timeout=5)
-        runner.close()
+        registry.close()
 
 
 def test_settings_come_from_a_config_section():

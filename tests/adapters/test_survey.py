@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.common import (
     AuthenticationFailed,
     BadResponse,
     CircuitBreaker,
     CircuitOpen,
     QuotaExceeded,
-    SyncRunner,
     UpstreamUnavailable,
 )
 from soar_ext.adapters.simulators.survey import (
@@ -238,15 +238,14 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(survey_sim, 
     assert 24 <= done <= 5 + 25 + 8 + 2
 
 
-def test_sync_code_can_call_through_the_sync_runner(survey_sim, fast_http):
-    runner = SyncRunner()
+def test_sync_code_can_call_through_the_adapter_registry(survey_sim, fast_http):
     client = client_for(survey_sim, fast_http)
+    registry = AdapterRegistry(config=None, instances={"survey": client})  # type: ignore[arg-type]
     try:
-        projects = runner.run(client.find_projects(number=FIRST_NUMBER), timeout=5)
-        houses = runner.run(client.houses(projects[0].number), timeout=5)
+        projects = registry.run(client.find_projects(number=FIRST_NUMBER), timeout=5)
+        houses = registry.run(client.houses(projects[0].number), timeout=5)
     finally:
-        runner.run(client.aclose(), timeout=5)
-        runner.close()
+        registry.close()
     assert projects[0].name == FIRST_NAME
     assert houses
 

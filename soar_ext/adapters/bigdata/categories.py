@@ -109,7 +109,6 @@ HOUSEHOLD_STATUS: Mapping[str, str] = {
     "7": "重复登记注销",
     "9": "其他注销",
 }
-HOUSEHOLD_STATUS_NORMAL = "0"
 
 # GB/T 2261.1-2003 sex.
 SEX: Mapping[str, str] = {"0": "未知的性别", "1": "男", "2": "女", "9": "未说明的性别"}

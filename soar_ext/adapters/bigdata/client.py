@@ -29,9 +29,9 @@ from soar_ext.adapters.common import (
     AdapterError,
     BadResponse,
     CircuitBreaker,
-    RateLimiter,
     UpstreamUnavailable,
     build_async_client,
+    rate_limiter,
 )
 from soar_ext.audit import AuditEvent
 from soar_ext.idnumber import mask_id_number, normalize_id_number
@@ -168,7 +168,7 @@ class BigDataClient:
         self.settings = settings
         self.on_query = on_query
         self._clock = clock
-        self.limiter = RateLimiter.from_settings(settings.http)
+        self.limiter = rate_limiter(settings.http)
         self.breaker = CircuitBreaker.from_settings(settings.http, system=SYSTEM)
         self._http: httpx.AsyncClient = build_async_client(settings.http)
         gateway_class = Gen1Gateway if settings.generation == 1 else Gen2Gateway

@@ -101,7 +101,8 @@ def raise_for_code(envelope: Envelope, *, call: str, secrets: Iterable[Secret | 
     if code == CODE_SECRET_EXPIRED:
         raise RequestSecretExpired(SYSTEM, call, f"请求密钥已过期（code 11：{msg}）")
     if code == CODE_BAD_SIGNATURE:
-        raise AuthenticationFailed(SYSTEM, call, f"签名校验失败（code 14：{msg}），请核对 app_key / app_secret 配置")
+        advice = "请核对 app_key / app_secret 配置和服务器时钟"
+        raise AuthenticationFailed(SYSTEM, call, f"签名校验失败（code 14：{msg}），{advice}")
     if code == CODE_QUOTA:
         raise QuotaExceeded(SYSTEM, call, f"调用次数超过配额（code 18：{msg}）")
     raise RequestRejected(SYSTEM, call, f"网关返回错误（code {code}：{msg or '无说明'}）")

@@ -2,7 +2,10 @@
 
 ``refreshTokenByKey.htm`` (signed with the app secret) issues a request secret (15 min) and a
 refresh secret (48 h); ``refreshTokenBySec.htm`` (signed with the refresh secret) renews both.
-Business calls are signed with the request secret. The secrets live in a :class:`SecretCache`
+Business calls are signed with the request secret; ``requestTime`` is the local clock in epoch
+milliseconds, which the gateway accepts within a few minutes of its own (code ``"14"``
+otherwise). When ``refreshTokenBySec`` is refused (code ``"11"``: the gateway no longer takes the
+refresh secret, or ``"14"``) the client falls back to ``refreshTokenByKey``. The secrets live in a :class:`SecretCache`
 that renews them shortly before they expire and after the gateway answers code ``"11"``, with
 one refresh at a time however many callers find them stale: every caller awaits the same
 renewal and gets its result or its exception, and a failed renewal is remembered briefly so a
@@ -21,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
+from aiolimiter import AsyncLimiter
 
 from soar_ext.adapters.bigdata.envelope import (
     SYSTEM,
@@ -35,7 +39,6 @@ from soar_ext.adapters.common import (
     BadResponse,
     CircuitBreaker,
     CircuitOpen,
-    RateLimiter,
     RequestRejected,
     call_with_resilience,
     is_retryable_failure,
@@ -204,7 +207,7 @@ class Gen1Gateway:
         settings: BigDataSettings,
         http: httpx.AsyncClient,
         *,
-        limiter: RateLimiter,
+        limiter: AsyncLimiter,
         breaker: CircuitBreaker,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -287,6 +290,8 @@ class Gen1Gateway:
         if previous is not None and self.secrets.refresh_usable(previous):
             try:
                 return await self._token_call("refreshTokenBySec.htm", previous.refresh_secret, call=CALL_BY_SECRET)
+            except RequestSecretExpired:  # code 11 here: the refresh secret is no longer valid
+                log.info("%s刷新密钥已失效（code 11），改用 appKey 重新获取", SYSTEM)
             except (AuthenticationFailed, RequestRejected) as exc:
                 log.info("%s刷新密钥被拒绝（%s），改用 appKey 重新获取", SYSTEM, exc.reason)
         return await self._token_call("refreshTokenByKey.htm", self._settings.app_secret, call=CALL_BY_KEY)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import httpx
+from aiolimiter import AsyncLimiter
 
 from soar_ext.adapters.bigdata.envelope import SYSTEM, Envelope, parse_envelope, raise_for_code
 from soar_ext.adapters.bigdata.settings import BigDataSettings
@@ -26,7 +27,6 @@ from soar_ext.adapters.common import (
     BadResponse,
     CircuitBreaker,
     ClockSkew,
-    RateLimiter,
     call_with_resilience,
     canonical_query,
     parse_json,
@@ -94,7 +94,7 @@ class Gen2Gateway:
         settings: BigDataSettings,
         http: httpx.AsyncClient,
         *,
-        limiter: RateLimiter,
+        limiter: AsyncLimiter,
         breaker: CircuitBreaker,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -1,5 +1,8 @@
 """Simulator of the Big Data Bureau shared-interface gateway, both generations.
 
+Written from the protocol facts (``docs/adapters.md``), not from the client: it signs and
+checks on its own, so a client bug cannot be mirrored here.
+
 Gen-1 (md5 signatures, expiring secrets)::
 
     GET  /gateway/app/refreshTokenByKey.htm?appKey&requestTime&sign     sign = md5(appKey+appSecret+requestTime)
@@ -10,28 +13,35 @@ Gen-1 (md5 signatures, expiring secrets)::
          sfzh, xm; sign = md5(appKey+requestSecret+requestTime))
          -> {"code": "00"|"11"|"14"|"18"|..., "msg", "datas", "dataCount"}
 
+``requestTime`` must be epoch milliseconds within ``request_time_window_seconds`` (default
+±300 s) of the gateway's clock, else code ``"14"``. A secret used after its lifetime — the
+request secret on a business call, the refresh secret on ``refreshTokenBySec`` — is answered
+``"11"`` (the platform's code for a secret outside its validity period).
+
 Gen-2 (IRS, HMAC headers)::
 
     POST /irs/api/{interfaceId}   {"sfzh": ..., "xm": ...}
          X-BG-HMAC-ACCESS-KEY, X-BG-HMAC-ALGORITHM: hmac-sha256, X-BG-DATE-TIME (RFC 1123, ±90 s),
          X-BG-HMAC-SIGNATURE = base64(HMAC-SHA256(secret, METHOD\\nPATH\\nsortedQuery\\nAK\\ndate\\n))
          -> 200 envelope as above | 401 {"message": "Invalid signature" | "Invalid access key" |
-            "Clock skew exceeded"} | 429 with Retry-After
+            "Clock skew exceeded"} | 429 {"message": ...} with Retry-After
 
-Secrets really expire against the simulator's clock (``state.advance(seconds)`` jumps it); a new
-secret pair revokes the previous one. A per-app token bucket enforces ``quota_per_second``
-(gen-1 answers code ``"18"``, gen-2 HTTP 429). Some interfaces return ``datas`` as a JSON string.
+Order of checks on every endpoint, token endpoints included: transport faults, parameters,
+signature, then the per-app quota (shared by both generations; gen-1 ``"18"``, gen-2 HTTP 429),
+so a badly signed call never uses quota. Secrets really expire against the simulator's clock
+(``state.advance(seconds)`` jumps it); a new secret pair revokes the previous one. Some
+interfaces return ``datas`` as a JSON string.
 
 Data is deterministic by ID number (``sha256``): every Zhejiang (``33``) ID has a household
 registration (about 88% 正常, the rest 迁出, 死亡, 失踪, …), other IDs have none; the other
-categories have records with realistic probabilities. Overrides: ``state.set_household_status``,
-``state.set_records``, ``state.set_full_profile``. Faults: :class:`~.common.FaultPlan`, where
-``quota``, ``expire_secret`` and ``bad_signature`` map to each generation's own answer.
+categories have records with realistic probabilities. Run-time changes: ``set_household_status``,
+``add_record`` (a vehicle bought, a marriage registered), ``set_records``, ``set_full_profile``.
+Per-subject counts: the ID number, per category code.
 """
 
 from __future__ import annotations
 
-import collections
+import base64
 import datetime as dt
 import email.utils
 import hashlib
@@ -51,27 +61,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from soar_ext.adapters.bigdata.categories import (
-    CATEGORIES,
-    CATEGORY_CODES,
-    HOUSEHOLD_STATUS,
-    HOUSEHOLD_STATUS_NORMAL,
-)
-from soar_ext.adapters.bigdata.gen1 import sign as gen1_sign
-from soar_ext.adapters.bigdata.gen2 import (
-    ALGORITHM,
-    ALLOWED_SKEW_SECONDS,
-    HEADER_ACCESS_KEY,
-    HEADER_ALGORITHM,
-    HEADER_DATE,
-    HEADER_SIGNATURE,
-    MSG_CLOCK_SKEW,
-    MSG_INVALID_ACCESS_KEY,
-    MSG_INVALID_SIGNATURE,
-)
-from soar_ext.adapters.bigdata.gen2 import signature as gen2_signature
-from soar_ext.adapters.bigdata.gen2 import string_to_sign as gen2_string_to_sign
-from soar_ext.adapters.simulators.common import FaultPlan, fault_routes, inject_http_faults
+from soar_ext.adapters.simulators.common import SimulatorState, admit, simulator_app
+from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.idnumber import InvalidIdNumber, age_on, birth_date, check_char, normalize_id_number
 
 DEFAULT_APP_KEY = "demo-app"
@@ -81,10 +72,58 @@ GEN1_PREFIX = "/gateway"
 GEN2_PREFIX = "/irs/api"
 REQUEST_SECRET_TTL = 15 * 60.0
 REFRESH_SECRET_TTL = 48 * 3600.0
+REQUEST_TIME_WINDOW = 300.0  # gen-1: accepted distance of requestTime from the gateway clock
+GEN2_SKEW = 90.0  # gen-2: accepted distance of X-BG-DATE-TIME from the gateway clock
+
+# The interfaces the platform publishes for the twelve verification categories (category code ->
+# interface id). Deployments get their own ids; ``create_app(interface_ids=...)`` replaces them.
+INTERFACES: Mapping[str, str] = {
+    "social_insurance": "shbx_cbxx",
+    "labour_contract": "ldht_bacx",
+    "housing_fund": "gjj_jcxx",
+    "vehicles": "jdc_djxx",
+    "enterprises": "qy_rzxx",
+    "marriage": "hy_djxx",
+    "identity_card": "jmsfz_xx",
+    "student_status": "xj_xlxx",
+    "qualification_certificates": "zyzg_zsxx",
+    "professional_titles": "zc_psxx",
+    "household_registration": "hj_czrkxx",
+    "residence_permit": "jzz_xx",
+}
 # Interfaces whose datas come back as a JSON string (an older publishing style on the platform).
 STRING_DATAS_CATEGORIES = ("household_registration", "identity_card", "marriage")
 
+# Household-registration status: "0" a live registration, the others cancellations (注销) with the
+# note the registry records.
+HOUSEHOLD_NORMAL = "0"
+CANCELLATION_NOTES: Mapping[str, str] = {
+    "1": "死亡注销",
+    "2": "迁出注销",
+    "3": "出国（境）定居注销",
+    "4": "服兵役注销",
+    "5": "宣告失踪注销",
+    "6": "被判处徒刑注销",
+    "7": "重复登记注销",
+    "9": "其他原因注销",
+}
+
 _HISTORY = 64  # issued secrets remembered, so old ones are answered "expired" rather than "bad"
+
+
+def gen1_signature(app_key: str, secret: str, request_time: str) -> str:
+    """What a gen-1 caller must send: lowercase hex md5 of ``appKey + secret + requestTime``."""
+    return hashlib.md5(f"{app_key}{secret}{request_time}".encode()).hexdigest()
+
+
+def gen2_signature(
+    secret: str, method: str, path: str, query: Iterable[tuple[str, str]], access_key: str, date: str
+) -> str:
+    """What a gen-2 caller must send: base64 HMAC-SHA256 over ``METHOD\\nPATH\\nsortedQuery\\nAK\\ndate\\n``."""
+    pairs = sorted((urllib.parse.quote(k, safe=""), urllib.parse.quote(v, safe="")) for k, v in query)
+    sorted_query = "&".join(f"{k}={v}" for k, v in pairs)
+    text = f"{method.upper()}\n{path}\n{sorted_query}\n{access_key}\n{date}\n"
+    return base64.b64encode(hmac.new(secret.encode(), text.encode(), hashlib.sha256).digest()).decode()
 
 
 # --------------------------------------------------------------------------- deterministic data
@@ -396,15 +435,9 @@ def sample_records(
         changed = draw.date(start, today)
         note = {
             "0": None,
-            "1": "死亡注销",
             "2": "迁往" + draw.pick(_MOVED_TO),
-            "3": "出国（境）定居注销",
             "4": "应征入伍注销",
-            "5": "宣告失踪注销",
-            "6": "被判处徒刑注销",
-            "7": "重复登记注销",
-            "9": "其他原因注销",
-        }.get(status, "注销")
+        }.get(status, CANCELLATION_NOTES.get(status, "注销"))
         return [
             {
                 **base,
@@ -447,8 +480,8 @@ class _Issued:
     revoked: bool = False
 
 
-class BigDataState:
-    """Mutable simulator state: credentials, issued secrets, quota, clock, overrides, faults, counters."""
+class BigDataState(SimulatorState):
+    """Mutable simulator state: credentials, issued secrets, clock, overrides, quota, latency, faults, counters."""
 
     def __init__(
         self,
@@ -462,7 +495,9 @@ class BigDataState:
         string_datas_categories: Iterable[str] = STRING_DATAS_CATEGORIES,
         request_secret_ttl: float = REQUEST_SECRET_TTL,
         refresh_secret_ttl: float = REFRESH_SECRET_TTL,
-        skew_seconds: float = ALLOWED_SKEW_SECONDS,
+        skew_seconds: float = GEN2_SKEW,
+        request_time_window_seconds: float = REQUEST_TIME_WINDOW,
+        config: SimulatorConfig | None = None,
     ) -> None:
         self.app_key = app_key
         self.app_secret = app_secret
@@ -470,15 +505,30 @@ class BigDataState:
         self.request_secret_ttl = request_secret_ttl
         self.refresh_secret_ttl = refresh_secret_ttl
         self.skew_seconds = skew_seconds
+        self.request_time_window_seconds = request_time_window_seconds
         self.string_datas_categories = frozenset(string_datas_categories)
-        ids = {code: CATEGORIES[code].interface_id for code in CATEGORY_CODES}
-        ids.update(interface_ids or {})
-        self.category_by_interface = {interface: code for code, interface in ids.items()}
-        self.plan = FaultPlan()
+        unknown = sorted(set(interface_ids or {}) - set(INTERFACES))
+        if unknown:
+            raise ValueError(f"未知的核查类别：{', '.join(unknown)}")
+        self.interface_ids = {**INTERFACES, **(interface_ids or {})}
+        self.category_by_interface = {interface: code for code, interface in self.interface_ids.items()}
         self._base_clock = clock or time.time
         self._lock = threading.Lock()
-        self._default_quota = quota_per_second
+        self._counters: dict[str, int] = {}
+        config = config or SimulatorConfig()
+        if quota_per_second is not None:
+            config = config.replace(quota_per_second=quota_per_second)
+        super().__init__(config)
         self._init_mutable()
+
+    def latency_keys(self) -> Iterable[str]:
+        return (*INTERFACES, *self.category_by_interface)
+
+    def configure(self, config: SimulatorConfig) -> None:
+        """As :meth:`SimulatorState.configure`; ``interface_latency_ms`` may name interface ids or categories."""
+        by_category = {self.category_by_interface.get(k, k): v for k, v in config.interface_latency_ms.items()}
+        super().configure(config)
+        self.latency.set(config.latency_ms, by_category)
 
     def _init_mutable(self) -> None:
         with self._lock:
@@ -486,18 +536,15 @@ class BigDataState:
             self._requests: list[_Issued] = []
             self._refreshes: list[_Issued] = []
             self._records: dict[tuple[str, str], list[dict[str, object]]] = {}
+            self._extra: dict[tuple[str, str], list[dict[str, object]]] = {}
             self._household: dict[str, str] = {}
             self._full: set[str] = set()
-            self._quota = self._default_quota
-            self._counters: collections.Counter[str] = collections.Counter()
-            self._tokens = float(self._burst())
-            self._bucket_at = time.monotonic()
+            self._counters = {}
 
     def reset(self) -> None:
-        """Back to the deterministic data: no secrets issued, no overrides, no faults, zero counters."""
+        """Back to the deterministic data and the starting configuration: no secrets, overrides, counters."""
         self._init_mutable()
-        self.plan.clear()
-        self.plan.reset_stats()
+        super().reset()
 
     # ---- clock
 
@@ -506,37 +553,22 @@ class BigDataState:
         return self._base_clock() + self._offset
 
     def advance(self, seconds: float) -> None:
-        """Jump the simulator's clock forward (secrets expire, skew checks move)."""
+        """Jump the simulator's clock forward (secrets expire, time checks move)."""
         with self._lock:
             self._offset += seconds
 
     def today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self.now()).date()
 
-    # ---- quota (per app, real time: the platform meters calls, not the simulated date)
-
-    def _burst(self) -> float:
-        return max(1.0, self._quota) if self._quota else 1.0
-
     def set_quota(self, per_second: float | None) -> None:
-        """Calls per second allowed for the app (``None``: unlimited); burst is one second's worth."""
-        with self._lock:
-            self._quota = per_second
-            self._tokens = float(self._burst())
-            self._bucket_at = time.monotonic()
+        """Calls per second allowed for the app, both generations together (``None``: unlimited)."""
+        self.quota.set(per_second)
 
-    def take_quota(self) -> float | None:
-        """Consume one call of the quota; None when allowed, else seconds until the next one."""
-        with self._lock:
-            if not self._quota:
-                return None
-            now = time.monotonic()
-            self._tokens = min(self._burst(), self._tokens + (now - self._bucket_at) * self._quota)
-            self._bucket_at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return None
-            return (1.0 - self._tokens) / self._quota
+    def request_time_ok(self, request_time: str) -> bool:
+        """Gen-1: epoch milliseconds within the window around the gateway's clock."""
+        if not request_time.isdigit() or len(request_time) > 16:
+            return False
+        return abs(int(request_time) / 1000 - self.now()) <= self.request_time_window_seconds
 
     # ---- gen-1 secrets
 
@@ -563,7 +595,7 @@ class BigDataState:
         with self._lock:
             candidates = list(issued)
         for item in reversed(candidates):
-            if hmac.compare_digest(gen1_sign(app_key, item.value, request_time), sign):
+            if hmac.compare_digest(gen1_signature(app_key, item.value, request_time), sign):
                 return "ok" if not item.revoked and item.expires_at > now else "expired"
         return "bad"
 
@@ -579,25 +611,43 @@ class BigDataState:
             for issued in self._requests:
                 issued.revoked = True
 
-    # ---- data and overrides
+    def expire_refresh_secrets(self) -> None:
+        """Make every issued refresh secret expire now (while the client still believes it valid)."""
+        with self._lock:
+            for issued in self._refreshes:
+                issued.revoked = True
+
+    # ---- data and run-time changes
+
+    @staticmethod
+    def _category(category: str) -> str:
+        if category not in INTERFACES:
+            raise ValueError(f"未知的核查类别：{category}；可选：{', '.join(INTERFACES)}")
+        return category
 
     def set_household_status(self, id_number: str, code: str) -> None:
-        """Force one person's household-registration status code (see ``HOUSEHOLD_STATUS``)."""
-        if str(code) not in HOUSEHOLD_STATUS:
-            raise ValueError(f"未知的户籍状态代码“{code}”，可选：{', '.join(HOUSEHOLD_STATUS)}")
+        """Force one person's household-registration status code (``"0"`` 正常, ``"2"`` 迁出, …)."""
+        code = str(code)
+        if code != HOUSEHOLD_NORMAL and code not in CANCELLATION_NOTES:
+            codes = ", ".join((HOUSEHOLD_NORMAL, *CANCELLATION_NOTES))
+            raise ValueError(f"未知的户籍状态代码“{code}”，可选：{codes}")
         with self._lock:
-            self._household[normalize_id_number(id_number)] = str(code)
+            self._household[normalize_id_number(id_number)] = code
 
     def set_records(self, id_number: str, category: str, records: list[dict[str, object]] | None) -> None:
         """Force one person's raw records in a category (``[]``: no record; ``None``: drop the override)."""
-        if category not in CATEGORIES:
-            raise ValueError(f"未知的核查类别：{category}")
-        key = (normalize_id_number(id_number), category)
+        key = (normalize_id_number(id_number), self._category(category))
         with self._lock:
             if records is None:
                 self._records.pop(key, None)
             else:
                 self._records[key] = [dict(r) for r in records]
+
+    def add_record(self, id_number: str, category: str, record: Mapping[str, object]) -> None:
+        """Add one raw record to what the person already has (a vehicle registered, a marriage, …)."""
+        key = (normalize_id_number(id_number), self._category(category))
+        with self._lock:
+            self._extra.setdefault(key, []).append(dict(record))
 
     def set_full_profile(self, id_number: str) -> None:
         """Give one person at least one record in every category."""
@@ -605,40 +655,42 @@ class BigDataState:
             self._full.add(normalize_id_number(id_number))
 
     def records_for(self, id_number: str, name: str, category: str) -> list[dict[str, object]]:
-        """The raw records the gateway returns for a person in a category (overrides applied)."""
+        """The raw records the gateway returns for a person in a category (run-time changes applied)."""
         with self._lock:
             override = self._records.get((id_number, category))
+            extra = [dict(r) for r in self._extra.get((id_number, category), [])]
             household = self._household.get(id_number)
             full = id_number in self._full
         if override is not None:
-            return [dict(r) for r in override]
+            return [dict(r) for r in override] + extra
         forced = full or (category == "household_registration" and household is not None)
         records = sample_records(id_number, name, category, today=self.today(), at_least_one=forced)
         if category == "household_registration" and household is not None:
             for record in records:
                 record["hjzt"] = household
-                if household == HOUSEHOLD_STATUS_NORMAL:
+                if household == HOUSEHOLD_NORMAL:
                     record["bdrq"] = record["bdsm"] = None
-                elif not record.get("bdsm"):
-                    record["bdsm"] = HOUSEHOLD_STATUS[household] + "注销"
-        return records
+                else:
+                    record["bdrq"] = record.get("bdrq") or _ymd(self.today())
+                    record["bdsm"] = record.get("bdsm") or CANCELLATION_NOTES[household]
+        return records + extra
 
     # ---- stats
 
     def count(self, outcome: str) -> None:
         """Count a protocol outcome (``refresh_by_key``, ``code_11``, ``quota``, ...)."""
         with self._lock:
-            self._counters[outcome] += 1
+            self._counters[outcome] = self._counters.get(outcome, 0) + 1
 
     def counter(self, outcome: str) -> int:
         with self._lock:
-            return self._counters[outcome]
+            return self._counters.get(outcome, 0)
 
-    def stats(self) -> dict[str, object]:
-        """Fault-plan stats (calls per endpoint) plus protocol outcomes; ``refreshes`` counts issued pairs."""
+    def stats(self) -> dict[str, Any]:
+        """Common stats (calls per endpoint, in flight, …) plus protocol outcomes; ``refreshes`` counts issued pairs."""
         with self._lock:
             outcomes = dict(self._counters)
-        stats = self.plan.stats()
+        stats = super().stats()
         stats["outcomes"] = outcomes
         stats["refreshes"] = outcomes.get("refresh_by_key", 0) + outcomes.get("refresh_by_secret", 0)
         return stats
@@ -647,11 +699,25 @@ class BigDataState:
 # --------------------------------------------------------------------------- responses
 
 
-def _envelope(code: str, msg: str, datas: object = None, count: int | None = None) -> JSONResponse:
+def _envelope(code: str, msg: str, datas: object = None, count: int | None = None, status: int = 200) -> JSONResponse:
     body: dict[str, object] = {"code": code, "msg": msg, "datas": datas}
     if count is not None:
         body["dataCount"] = count
-    return JSONResponse(body)
+    return JSONResponse(body, status_code=status)
+
+
+def gen1_error_body(reason: str, status: int) -> dict[str, Any]:
+    """Transport faults in the gen-1 envelope."""
+    if reason == "throttled":
+        return {"code": "18", "msg": "调用频率超过限额", "datas": None}
+    return {"code": "99", "msg": "网关处理超时" if reason == "timeout" else "服务暂不可用", "datas": None}
+
+
+def gen2_error_body(reason: str, status: int) -> dict[str, Any]:
+    """Transport faults in the gen-2 shape ``{"message": ...}``."""
+    return {
+        "message": {"timeout": "Gateway timeout", "throttled": "Too many requests"}.get(reason, "Service unavailable")
+    }
 
 
 def _irs_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -660,8 +726,8 @@ def _irs_error(status: int, message: str, headers: Mapping[str, str] | None = No
 
 def _business_payload(
     sim: BigDataState, category: str, params: Mapping[str, str]
-) -> tuple[str, str, list[dict[str, object]]] | str:
-    """Validated ID number, name and records; or a Chinese parameter-error message."""
+) -> tuple[str, list[dict[str, object]]] | str:
+    """Validated ID number and the records; or a Chinese parameter-error message."""
     try:
         id_number = normalize_id_number(params.get("sfzh"), "sfzh")
     except InvalidIdNumber as exc:
@@ -669,13 +735,15 @@ def _business_payload(
     name = params.get("xm")
     if not isinstance(name, str) or not name.strip():
         return "参数错误：xm 不能为空"
-    return id_number, name.strip(), sim.records_for(id_number, name.strip(), category)
+    return id_number, sim.records_for(id_number, name.strip(), category)
 
 
-def _datas(sim: BigDataState, category: str, records: list[dict[str, object]]) -> object:
+def _answer(sim: BigDataState, category: str, id_number: str, records: list[dict[str, object]]) -> JSONResponse:
+    sim.subjects.add(id_number, category)
+    datas: object = records
     if category in sim.string_datas_categories:
-        return json.dumps(records, ensure_ascii=False)
-    return records
+        datas = json.dumps(records, ensure_ascii=False)
+    return _envelope("00", "成功" if records else "查无数据", datas, len(records))
 
 
 # --------------------------------------------------------------------------- app
@@ -691,6 +759,7 @@ def create_app(
     interface_ids: Mapping[str, str] | None = None,
     string_datas_categories: Iterable[str] = STRING_DATAS_CATEGORIES,
     state: BigDataState | None = None,
+    config: SimulatorConfig | None = None,
 ) -> Starlette:
     """The gateway simulator (both generations); ``app.state.sim`` is its :class:`BigDataState`."""
     sim = state or BigDataState(
@@ -701,33 +770,53 @@ def create_app(
         clock=clock,
         interface_ids=interface_ids,
         string_datas_categories=string_datas_categories,
+        config=config,
     )
     plan = sim.plan
+
+    def gen1_refusal(params: Mapping[str, str]) -> Response | None:
+        """App key, parameters and request time of a gen-1 call (before its signature)."""
+        if params.get("appKey") != sim.app_key:
+            return _envelope("14", "应用不存在或签名错误")
+        request_time, sign = params.get("requestTime", ""), params.get("sign", "")
+        if not request_time or not sign:
+            return _envelope("20", "参数错误：缺少 requestTime 或 sign")
+        if not sim.request_time_ok(request_time):
+            sim.count("request_time")
+            window = f"{sim.request_time_window_seconds:g}"
+            return _envelope("14", f"签名错误：requestTime 应为毫秒时间戳，且与网关时间相差不超过{window}秒")
+        return None
+
+    def gen1_quota() -> Response | None:
+        if plan.take("quota") or sim.quota.take() is not None:
+            sim.count("quota")
+            return _envelope("18", "调用频率超过限额")
+        return None
 
     # ---- gen-1
 
     async def token(request: Request, *, by_secret: bool) -> Response:
-        name = "refreshTokenBySec" if by_secret else "refreshTokenByKey"
-        plan.record_call(name)
-        faulted = await inject_http_faults(plan)
+        faulted = await admit(sim, "refreshTokenBySec" if by_secret else "refreshTokenByKey", gen1_error_body)
         if faulted is not None:
             return faulted
         params = await _gen1_params(request)
-        app, request_time, sign = params.get("appKey"), params.get("requestTime", ""), params.get("sign", "")
-        if app != sim.app_key:
-            return _envelope("14", "应用不存在或签名错误")
-        if not request_time.isdigit() or not sign:
-            return _envelope("20", "参数错误：缺少 requestTime 或 sign")
+        refused = gen1_refusal(params)
+        if refused is not None:
+            return refused
+        app, request_time, sign = params["appKey"], params["requestTime"], params["sign"]
         if by_secret:
             verdict = sim.check_refresh_sign(app, request_time, sign)
         else:
-            verdict = "ok" if hmac.compare_digest(gen1_sign(app, sim.app_secret, request_time), sign) else "bad"
+            verdict = "ok" if hmac.compare_digest(gen1_signature(app, sim.app_secret, request_time), sign) else "bad"
         if verdict == "expired":
             sim.count("code_11")
-            return _envelope("11", "refreshSecret已过期，请使用 appKey 重新获取")
+            return _envelope("11", "refreshSecret不在有效期内，请使用 appKey 重新获取")
         if verdict != "ok" or plan.take("bad_signature"):
             sim.count("bad_signature")
             return _envelope("14", "签名错误")
+        refused = gen1_quota()
+        if refused is not None:
+            return refused
         sim.count("refresh_by_secret" if by_secret else "refresh_by_key")
         return _envelope("00", "成功", sim.issue_secrets())
 
@@ -738,73 +827,66 @@ def create_app(
         return await token(request, by_secret=True)
 
     async def gen1_business(request: Request) -> Response:
-        plan.record_call("gen1:business")
-        faulted = await inject_http_faults(plan)
+        category = sim.category_by_interface.get(request.path_params["interface_id"])
+        faulted = await admit(sim, "gen1:business", gen1_error_body, latency_key=category)
         if faulted is not None:
             return faulted
         if request.path_params["org"] != sim.org:
             return _envelope("19", "组织编码不存在")
-        category = sim.category_by_interface.get(request.path_params["interface_id"])
         if category is None:
             return _envelope("19", "接口不存在或未授权")
         params = await _gen1_params(request)
-        app, request_time, sign = params.get("appKey"), params.get("requestTime", ""), params.get("sign", "")
-        if app != sim.app_key:
-            return _envelope("14", "应用不存在或签名错误")
-        if not request_time.isdigit() or not sign:
-            return _envelope("20", "参数错误：缺少 requestTime 或 sign")
-        if plan.take("quota") or sim.take_quota() is not None:
-            sim.count("quota")
-            return _envelope("18", "调用频率超过限额")
+        refused = gen1_refusal(params)
+        if refused is not None:
+            return refused
         if plan.take("expire_secret"):
             sim.expire_request_secrets()
-        verdict = sim.check_request_sign(app, request_time, sign)
+        verdict = sim.check_request_sign(params["appKey"], params["requestTime"], params["sign"])
         if verdict == "expired":
             sim.count("code_11")
-            return _envelope("11", "requestSecret已过期")
+            return _envelope("11", "requestSecret不在有效期内")
         if verdict != "ok" or plan.take("bad_signature"):
             sim.count("bad_signature")
             return _envelope("14", "签名错误")
+        refused = gen1_quota()
+        if refused is not None:
+            return refused
         payload = _business_payload(sim, category, params)
         if isinstance(payload, str):
             return _envelope("20", payload)
-        _, _, records = payload
-        return _envelope("00", "成功" if records else "查无数据", _datas(sim, category, records), len(records))
+        return _answer(sim, category, *payload)
 
     # ---- gen-2
 
     async def gen2_business(request: Request) -> Response:
-        plan.record_call("gen2:business")
-        faulted = await inject_http_faults(plan)
+        category = sim.category_by_interface.get(request.path_params["interface_id"])
+        faulted = await admit(sim, "gen2:business", gen2_error_body, latency_key=category)
         if faulted is not None:
             return faulted
         headers = request.headers
-        access_key = headers.get(HEADER_ACCESS_KEY)
-        date = headers.get(HEADER_DATE)
-        signature = headers.get(HEADER_SIGNATURE)
-        if not (access_key and date and signature) or headers.get(HEADER_ALGORITHM) != ALGORITHM:
-            return _irs_error(401, MSG_INVALID_SIGNATURE)
+        access_key = headers.get("x-bg-hmac-access-key")
+        date = headers.get("x-bg-date-time")
+        signature = headers.get("x-bg-hmac-signature")
+        if not (access_key and date and signature) or headers.get("x-bg-hmac-algorithm") != "hmac-sha256":
+            return _irs_error(401, "Invalid signature")
         if access_key != sim.app_key or plan.take("expire_secret"):
-            return _irs_error(401, MSG_INVALID_ACCESS_KEY)
+            return _irs_error(401, "Invalid access key")
         try:
             sent = email.utils.parsedate_to_datetime(date).timestamp()
         except (TypeError, ValueError, IndexError):
             sent = math.inf
         if not abs(sim.now() - sent) <= sim.skew_seconds:
             sim.count("clock_skew")
-            return _irs_error(401, MSG_CLOCK_SKEW)
-        text = gen2_string_to_sign(
-            request.method, request.url.path, request.query_params.multi_items(), access_key, date
-        )
-        expected = gen2_signature(sim.app_secret, text)
-        if not hmac.compare_digest(expected, signature) or plan.take("bad_signature"):
+            return _irs_error(401, "Clock skew exceeded")
+        query = request.query_params.multi_items()
+        expected = gen2_signature(sim.app_secret, request.method, request.url.path, query, access_key, date)
+        if not hmac.compare_digest(expected.encode(), signature.encode()) or plan.take("bad_signature"):
             sim.count("bad_signature")
-            return _irs_error(401, MSG_INVALID_SIGNATURE)
-        wait = 1.0 if plan.take("quota") else sim.take_quota()
+            return _irs_error(401, "Invalid signature")
+        wait = 1.0 if plan.take("quota") else sim.quota.take()
         if wait is not None:
             sim.count("quota")
             return _irs_error(429, "Too many requests", {"Retry-After": str(max(1, math.ceil(wait)))})
-        category = sim.category_by_interface.get(request.path_params["interface_id"])
         if category is None:
             return _irs_error(404, "Interface not found")
         try:
@@ -816,32 +898,36 @@ def create_app(
         payload = _business_payload(sim, category, {k: str(v) for k, v in body.items()})
         if isinstance(payload, str):
             return JSONResponse({"code": "20", "msg": payload}, status_code=400)
-        _, _, records = payload
-        return _envelope("00", "成功" if records else "查无数据", _datas(sim, category, records), len(records))
+        return _answer(sim, category, *payload)
 
     # ---- admin
 
-    async def get_stats(request: Request) -> Response:
-        return JSONResponse(sim.stats())
-
-    async def put_household(request: Request) -> Response:
+    async def admin_change(request: Request, change: Callable[[Any], object]) -> Response:
         try:
-            body = await request.json()
-            sim.set_household_status(request.path_params["id_number"], str(body["status"]))
-        except (ValueError, TypeError, KeyError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"ok": True})
-
-    async def post_clock(request: Request) -> Response:
-        try:
-            body = await request.json()
-            sim.advance(float(body["advance_seconds"]))
+            change(await request.json())
         except (ValueError, TypeError, KeyError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"ok": True, "now": sim.now()})
 
-    app = Starlette(
-        routes=[
+    async def put_household(request: Request) -> Response:
+        who = request.path_params["id_number"]
+        return await admin_change(request, lambda body: sim.set_household_status(who, str(body["status"])))
+
+    async def put_records(request: Request) -> Response:
+        who, category = request.path_params["id_number"], request.path_params["category"]
+        return await admin_change(request, lambda body: sim.set_records(who, category, body["records"]))
+
+    async def post_record(request: Request) -> Response:
+        who, category = request.path_params["id_number"], request.path_params["category"]
+        return await admin_change(request, lambda body: sim.add_record(who, category, dict(body["record"])))
+
+    async def post_clock(request: Request) -> Response:
+        return await admin_change(request, lambda body: sim.advance(float(body["advance_seconds"])))
+
+    return simulator_app(
+        "bigdata",
+        sim,
+        [
             Route(f"{GEN1_PREFIX}/app/refreshTokenByKey.htm", refresh_by_key, methods=["GET", "POST"]),
             Route(f"{GEN1_PREFIX}/app/refreshTokenBySec.htm", refresh_by_secret, methods=["GET", "POST"]),
             Route(
@@ -850,16 +936,12 @@ def create_app(
                 methods=["GET", "POST"],
             ),
             Route(GEN2_PREFIX + "/{interface_id}", gen2_business, methods=["POST"]),
-            # before fault_routes so that the refresh counters are part of the stats
-            Route("/_admin/stats", get_stats, methods=["GET"]),
             Route("/_admin/household/{id_number}", put_household, methods=["PUT"]),
+            Route("/_admin/records/{id_number}/{category}", put_records, methods=["PUT"]),
+            Route("/_admin/records/{id_number}/{category}", post_record, methods=["POST"]),
             Route("/_admin/clock", post_clock, methods=["POST"]),
-            *fault_routes(plan),
-        ]
+        ],
     )
-    app.state.sim = sim
-    app.title = "bigdata"
-    return app
 
 
 async def _gen1_params(request: Request) -> dict[str, str]:

@@ -13,6 +13,7 @@ Protocol (see ``docs/adapters.md``), HMAC-signed like the other simulators::
     404 {"code": "1004", "msg": "资料不存在"}
 
 Uploads are idempotent: the same content, type and business keys always give the same ``repoId``.
+Per-subject counts: the ``repoId``, interfaces ``upload`` and ``metadata``.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from dataclasses import dataclass, replace
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import FaultPlan, HmacVerifier, fault_routes, inject_http_faults
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
+from soar_ext.adapters.simulators.config import SimulatorConfig
 
 DOCUMENTS_PATH = "/api/docrepo/v1/documents"
 DEFAULT_APP_ID = "soar-ext-sim"
@@ -78,8 +80,8 @@ def repo_id_for(sha256: str, doc_type: str, business_keys: Mapping[str, str]) ->
     return "DR" + hashlib.sha256(f"{sha256}|{doc_type}|{keys}".encode()).hexdigest()[:24].upper()
 
 
-class DocRepoState:
-    """Stored documents, faults and counters."""
+class DocRepoState(HmacSimState):
+    """Stored documents, quota, latency, faults and counters."""
 
     def __init__(
         self,
@@ -87,21 +89,20 @@ class DocRepoState:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        config: SimulatorConfig | None = None,
     ) -> None:
-        self.plan = FaultPlan()
-        self.verifier = HmacVerifier(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock)
+        super().__init__(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock, config=config)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._documents: dict[str, StoredDocument] = {}
         self._lose_responses = 0
 
     def reset(self) -> None:
+        """Empty, back to the starting configuration."""
         with self._lock:
             self._documents.clear()
             self._lose_responses = 0
-        self.plan.clear()
-        self.plan.reset_stats()
-        self.verifier.forget_nonces()
+        super().reset()
 
     def lose_responses_after_store(self, count: int = 1) -> None:
         """Store the next ``count`` uploads but answer 503 (the client never sees the receipt)."""
@@ -151,73 +152,40 @@ class DocRepoState:
             self._documents[repo_id] = replace(doc, sha256=sha256 or "0" * 64, size=doc.size if size is None else size)
 
 
-def _envelope(code: str, msg: str, data: object = None, status: int = 200, **extra: object) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data, **extra}, status_code=status)
-
-
-_VERIFY_CODES = {
-    "missing": ("4010", "缺少签名头"),
-    "unknown_app": ("4011", "应用不存在"),
-    "clock_skew": ("4012", "请求时间戳超出允许范围"),
-    "bad_signature": ("4010", "签名错误"),
-    "replay": ("4014", "重复的请求"),
-}
-
-
 def create_app(
     state: DocRepoState | None = None,
     *,
     app_id: str = DEFAULT_APP_ID,
     app_secret: str = DEFAULT_APP_SECRET,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    config: SimulatorConfig | None = None,
 ) -> Starlette:
     """The document-repository simulator app; ``app.state.sim`` is its :class:`DocRepoState`."""
-    sim = state or DocRepoState({app_id: app_secret}, max_bytes=max_bytes)
-
-    async def guard(request: Request, call: str, body: bytes) -> Response | None:
-        sim.plan.record_call(call)
-        faulted = await inject_http_faults(sim.plan)
-        if faulted is not None:
-            return faulted
-        problem = sim.verifier.verify(
-            request.method, request.url.path, request.query_params.multi_items(), request.headers, body
-        )
-        if problem is None and sim.plan.take("bad_signature"):
-            problem = "bad_signature"
-        if problem is not None:
-            code, msg = _VERIFY_CODES[problem]
-            return _envelope(code, msg, status=401)
-        if sim.plan.take("expire_secret"):
-            return _envelope("4013", "应用密钥已过期", status=401)
-        if sim.plan.take("quota"):
-            retry_after = sim.plan.param("quota", "retry_after")
-            extra = {} if retry_after is None else {"retryAfter": retry_after}
-            return _envelope("4290", "调用量超过配额", **extra)
-        return None
+    sim = state or DocRepoState({app_id: app_secret}, max_bytes=max_bytes, config=config)
 
     async def upload(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > sim.max_bytes:
             sim.plan.record_call("upload")
-            return _envelope("4130", f"文件超过{sim.max_bytes}字节上限", status=413)
+            return hmac_envelope("4130", f"文件超过{sim.max_bytes}字节上限", status=413)
         body = await request.body()
-        refused = await guard(request, "upload", body)
+        refused = await hmac_guard(sim, request, "upload", body)
         if refused is not None:
             return refused
         if len(body) > sim.max_bytes:
-            return _envelope("4130", f"文件超过{sim.max_bytes}字节上限", status=413)
+            return hmac_envelope("4130", f"文件超过{sim.max_bytes}字节上限", status=413)
         if not body:
-            return _envelope("4000", "参数错误：文件内容为空", status=400)
+            return hmac_envelope("4000", "参数错误：文件内容为空", status=400)
         sha256 = hashlib.sha256(body).hexdigest()
         if request.headers.get("x-content-sha256", "").lower() != sha256:
-            return _envelope("4002", "内容校验失败：X-Content-SHA256 与文件内容不一致", status=400)
+            return hmac_envelope("4002", "内容校验失败：X-Content-SHA256 与文件内容不一致", status=400)
         params = request.query_params
         doc_type = params.get("docType", "")
         if doc_type not in DOC_TYPE_CODES:
-            return _envelope("4003", f"参数错误：未知的资料类型“{doc_type}”", status=400)
+            return hmac_envelope("4003", f"参数错误：未知的资料类型“{doc_type}”", status=400)
         file_name = params.get("fileName", "").strip()
         if not file_name:
-            return _envelope("4000", "参数错误：fileName 不能为空", status=400)
+            return hmac_envelope("4000", "参数错误：fileName 不能为空", status=400)
         try:
             keys = json.loads(params.get("bizKeys", "{}"))
             if not isinstance(keys, dict) or not keys:
@@ -225,10 +193,11 @@ def create_app(
             if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in keys.items()):
                 raise ValueError
         except ValueError:
-            return _envelope("4000", "参数错误：bizKeys 应为非空的文本键值对象", status=400)
+            return hmac_envelope("4000", "参数错误：bizKeys 应为非空的文本键值对象", status=400)
         document, created = sim.store(body, sha256, doc_type, file_name, keys)
+        sim.subjects.add(document.repo_id, "upload")
         if sim.take_lost_response():
-            return _envelope("5000", "服务暂不可用", status=503)
+            return hmac_envelope("5000", "服务暂不可用", status=503)
         data = {
             "repoId": document.repo_id,
             "sha256": document.sha256,
@@ -236,24 +205,23 @@ def create_app(
             "docType": document.doc_type,
             "created": created,
         }
-        return _envelope("0", "成功", data, status=201 if created else 200)
+        return hmac_envelope("0", "成功", data, status=201 if created else 200)
 
     async def metadata(request: Request) -> Response:
-        refused = await guard(request, "metadata", await request.body())
+        refused = await hmac_guard(sim, request, "metadata", await request.body())
         if refused is not None:
             return refused
         document = sim.get(request.path_params["repo_id"])
         if document is None:
-            return _envelope("1004", "资料不存在", status=404)
-        return _envelope("0", "成功", document.metadata())
+            return hmac_envelope("1004", "资料不存在", status=404)
+        sim.subjects.add(document.repo_id, "metadata")
+        return hmac_envelope("0", "成功", document.metadata())
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "docrepo",
+        sim,
+        [
             Route(DOCUMENTS_PATH, upload, methods=["POST"]),
             Route(DOCUMENTS_PATH + "/{repo_id}", metadata, methods=["GET"]),
-            *fault_routes(sim.plan),
-        ]
+        ],
     )
-    app.state.sim = sim
-    app.title = "docrepo"
-    return app

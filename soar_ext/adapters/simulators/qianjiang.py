@@ -3,7 +3,7 @@
 Protocol (see ``docs/adapters.md``)::
 
     POST /api/v1/credit/qjf/score
-    X-App-Id, X-Timestamp (ms), X-Nonce, X-Signature (HMAC-SHA256, see adapters.common)
+    X-App-Id, X-Timestamp (ms), X-Nonce, X-Signature (HMAC-SHA256, see .common)
     {"idNumber": "...", "name": "...", "authRef": "..."}
 
     200 {"code": "0",    "msg": "成功", "data": {"score": 712, "asOf": "2024-05-01"}}
@@ -15,7 +15,7 @@ Protocol (see ``docs/adapters.md``)::
 
 Scores are deterministic by ID number (``sha256``): about 10% have no score, 40% score above
 700, 5% exactly 700 and the rest below 700. ``state.set_score(id, score | None)`` or
-``PUT /_admin/scores/{id}`` overrides one person.
+``PUT /_admin/scores/{id}`` overrides one person. Per-subject counts: interface ``score``.
 """
 
 from __future__ import annotations
@@ -32,31 +32,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import FaultPlan, HmacVerifier, fault_routes, inject_http_faults
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
+from soar_ext.adapters.simulators.config import SimulatorConfig
 from soar_ext.idnumber import InvalidIdNumber, normalize_id_number
 
 SCORE_PATH = "/api/v1/credit/qjf/score"
 DEFAULT_APP_ID = "soar-ext-sim"
 DEFAULT_APP_SECRET = "qjf-simulator-secret"
+INTERFACE = "score"
 
 CODE_OK = "0"
 CODE_NO_SCORE = "1001"
 CODE_AUTH_REF_INVALID = "1002"
 CODE_BAD_PARAM = "4000"
-CODE_BAD_SIGNATURE = "4010"
-CODE_UNKNOWN_APP = "4011"
-CODE_CLOCK_SKEW = "4012"
-CODE_SECRET_EXPIRED = "4013"
-CODE_REPLAY = "4014"
-CODE_QUOTA = "4290"
-
-_VERIFY_CODES = {
-    "missing": (CODE_BAD_SIGNATURE, "缺少签名头"),
-    "unknown_app": (CODE_UNKNOWN_APP, "应用不存在"),
-    "clock_skew": (CODE_CLOCK_SKEW, "请求时间戳超出允许范围"),
-    "bad_signature": (CODE_BAD_SIGNATURE, "签名错误"),
-    "replay": (CODE_REPLAY, "重复的请求（nonce 已使用）"),
-}
 
 
 def simulated_score(id_number: str) -> int | None:
@@ -73,8 +61,8 @@ def simulated_score(id_number: str) -> int | None:
     return 430 + spread % 270  # 430..699
 
 
-class QianjiangState:
-    """Mutable simulator state: credentials, overrides, faults and counters."""
+class QianjiangState(HmacSimState):
+    """Mutable simulator state: credentials, overrides, quota, latency, faults and counters."""
 
     def __init__(
         self,
@@ -82,9 +70,9 @@ class QianjiangState:
         *,
         as_of: dt.date | None = None,
         clock: Callable[[], float] = time.time,
+        config: SimulatorConfig | None = None,
     ) -> None:
-        self.plan = FaultPlan()
-        self.verifier = HmacVerifier(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock)
+        super().__init__(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock, config=config)
         self.as_of = as_of
         self._lock = threading.Lock()
         self._overrides: dict[str, int | None] = {}
@@ -110,15 +98,9 @@ class QianjiangState:
         return self.as_of or dt.date.today().replace(day=1)
 
     def reset(self) -> None:
-        """Back to the deterministic data with no faults (used between tests)."""
+        """Back to the deterministic data and the starting configuration (used between tests)."""
         self.clear_overrides()
-        self.plan.clear()
-        self.plan.reset_stats()
-        self.verifier.forget_nonces()
-
-
-def _envelope(code: str, msg: str, data: object = None, status: int = 200, **extra: object) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data, **extra}, status_code=status)
+        super().reset()
 
 
 def create_app(
@@ -126,49 +108,37 @@ def create_app(
     *,
     app_id: str = DEFAULT_APP_ID,
     app_secret: str = DEFAULT_APP_SECRET,
+    config: SimulatorConfig | None = None,
 ) -> Starlette:
     """The Qianjiang simulator app; ``app.state.sim`` is its :class:`QianjiangState`."""
-    sim = state or QianjiangState({app_id: app_secret})
+    sim = state or QianjiangState({app_id: app_secret}, config=config)
 
     async def score(request: Request) -> Response:
-        sim.plan.record_call("score")
-        faulted = await inject_http_faults(sim.plan)
-        if faulted is not None:
-            return faulted
         body = await request.body()
-        problem = sim.verifier.verify(
-            request.method, request.url.path, request.query_params.multi_items(), request.headers, body
-        )
-        if problem is None and sim.plan.take("bad_signature"):
-            problem = "bad_signature"
-        if problem is not None:
-            code, msg = _VERIFY_CODES[problem]
-            return _envelope(code, msg, status=401)
-        if sim.plan.take("expire_secret"):
-            return _envelope(CODE_SECRET_EXPIRED, "应用密钥已过期，请更换密钥", status=401)
-        if sim.plan.take("quota"):
-            retry_after = sim.plan.param("quota", "retry_after")
-            return _envelope(CODE_QUOTA, "调用量超过配额", retryAfter=1 if retry_after is None else retry_after)
+        refused = await hmac_guard(sim, request, INTERFACE, body, quota_retry_after=1)
+        if refused is not None:
+            return refused
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict):
                 raise ValueError
         except ValueError:
-            return _envelope(CODE_BAD_PARAM, "参数错误：请求体不是JSON对象", status=400)
+            return hmac_envelope(CODE_BAD_PARAM, "参数错误：请求体不是JSON对象", status=400)
         try:
             id_number = normalize_id_number(payload.get("idNumber"), "idNumber")
         except InvalidIdNumber as exc:
-            return _envelope(CODE_BAD_PARAM, f"参数错误：{exc}", status=400)
+            return hmac_envelope(CODE_BAD_PARAM, f"参数错误：{exc}", status=400)
         name = payload.get("name")
         if not isinstance(name, str) or not name.strip():
-            return _envelope(CODE_BAD_PARAM, "参数错误：name 不能为空", status=400)
+            return hmac_envelope(CODE_BAD_PARAM, "参数错误：name 不能为空", status=400)
         auth_ref = payload.get("authRef")
         if not isinstance(auth_ref, str) or not auth_ref.strip() or auth_ref.startswith("REVOKED"):
-            return _envelope(CODE_AUTH_REF_INVALID, "市民授权无效或已过期")
+            return hmac_envelope(CODE_AUTH_REF_INVALID, "市民授权无效或已过期")
+        sim.subjects.add(id_number, INTERFACE)
         value = sim.score_for(id_number)
         if value is None:
-            return _envelope(CODE_NO_SCORE, "无评分记录")
-        return _envelope(CODE_OK, "成功", {"score": value, "asOf": sim.score_date().isoformat()})
+            return hmac_envelope(CODE_NO_SCORE, "无评分记录")
+        return hmac_envelope(CODE_OK, "成功", {"score": value, "asOf": sim.score_date().isoformat()})
 
     async def put_score(request: Request) -> Response:
         try:
@@ -183,14 +153,12 @@ def create_app(
         sim.clear_overrides()
         return JSONResponse({"ok": True})
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "qianjiang",
+        sim,
+        [
             Route(SCORE_PATH, score, methods=["POST"]),
             Route("/_admin/scores/{id_number}", put_score, methods=["PUT"]),
             Route("/_admin/scores", delete_scores, methods=["DELETE"]),
-            *fault_routes(sim.plan),
-        ]
+        ],
     )
-    app.state.sim = sim
-    app.title = "qianjiang"
-    return app

@@ -13,6 +13,8 @@ Protocol (see ``docs/adapters.md``), HMAC-signed like the other simulators::
 
 The catalog is deterministic (:func:`survey_catalog`), so the synthetic SOAR data can name its
 co-construction projects identically; houses are derived from ``sha256(projectNumber)``.
+Per-subject counts: the project number (or the name searched for), interfaces ``projects`` and
+``houses``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from soar_ext.adapters.simulators.common import FaultPlan, HmacVerifier, fault_routes, inject_http_faults
+from soar_ext.adapters.simulators.common import HmacSimState, hmac_envelope, hmac_guard, simulator_app
+from soar_ext.adapters.simulators.config import SimulatorConfig
 
 PROJECTS_PATH = "/api/survey/v1/projects"
 DEFAULT_APP_ID = "soar-ext-sim"
@@ -172,8 +175,8 @@ def _normalize_name(text: str) -> str:
     return "".join(text.split()).replace("（", "(").replace("）", ")")
 
 
-class SurveyState:
-    """Mutable simulator state: the catalog, per-house overrides, faults and counters."""
+class SurveyState(HmacSimState):
+    """Mutable simulator state: the catalog, per-house overrides, quota, latency, faults and counters."""
 
     def __init__(
         self,
@@ -182,27 +185,28 @@ class SurveyState:
         seed: int = 2019,
         count: int = 40,
         clock: Callable[[], float] = time.time,
+        config: SimulatorConfig | None = None,
     ) -> None:
-        self.plan = FaultPlan()
-        self.verifier = HmacVerifier(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock)
+        super().__init__(credentials or {DEFAULT_APP_ID: DEFAULT_APP_SECRET}, clock=clock, config=config)
         self.seed = seed
         self.count = count
         self._lock = threading.Lock()
         self._projects: dict[str, SimProject] = {}
         self._houses: dict[str, list[SimHouse]] = {}
-        self.reset()
+        self._load_catalog()
 
-    def reset(self) -> None:
-        """Back to the deterministic catalog with no overrides and no faults."""
+    def _load_catalog(self) -> None:
         with self._lock:
             self._projects = {}
             for number, name in survey_catalog(self.seed, self.count):
                 unit = _SURVEY_UNITS[hashlib.sha256(number.encode()).digest()[4] % len(_SURVEY_UNITS)]
                 self._projects[number] = SimProject(number, name, _district_of(name), unit)
             self._houses = {}
-        self.plan.clear()
-        self.plan.reset_stats()
-        self.verifier.forget_nonces()
+
+    def reset(self) -> None:
+        """Back to the deterministic catalog and the starting configuration, no overrides."""
+        self._load_catalog()
+        super().reset()
 
     def find(self, number: str | None, name: str | None) -> list[SimProject]:
         wanted = _normalize_name(name) if name else None
@@ -239,19 +243,6 @@ class SurveyState:
             ]
 
 
-def _envelope(code: str, msg: str, data: object = None, status: int = 200, **extra: object) -> JSONResponse:
-    return JSONResponse({"code": code, "msg": msg, "data": data, **extra}, status_code=status)
-
-
-_VERIFY_CODES = {
-    "missing": ("4010", "缺少签名头"),
-    "unknown_app": ("4011", "应用不存在"),
-    "clock_skew": ("4012", "请求时间戳超出允许范围"),
-    "bad_signature": ("4010", "签名错误"),
-    "replay": ("4014", "重复的请求"),
-}
-
-
 def create_app(
     state: SurveyState | None = None,
     *,
@@ -259,61 +250,40 @@ def create_app(
     app_secret: str = DEFAULT_APP_SECRET,
     seed: int = 2019,
     count: int = 40,
+    config: SimulatorConfig | None = None,
 ) -> Starlette:
     """The surveying simulator app; ``app.state.sim`` is its :class:`SurveyState`."""
-    sim = state or SurveyState({app_id: app_secret}, seed=seed, count=count)
-
-    async def guard(request: Request, call: str) -> Response | None:
-        sim.plan.record_call(call)
-        faulted = await inject_http_faults(sim.plan)
-        if faulted is not None:
-            return faulted
-        body = await request.body()
-        problem = sim.verifier.verify(
-            request.method, request.url.path, request.query_params.multi_items(), request.headers, body
-        )
-        if problem is None and sim.plan.take("bad_signature"):
-            problem = "bad_signature"
-        if problem is not None:
-            code, msg = _VERIFY_CODES[problem]
-            return _envelope(code, msg, status=401)
-        if sim.plan.take("expire_secret"):
-            return _envelope("4013", "应用密钥已过期", status=401)
-        if sim.plan.take("quota"):
-            retry_after = sim.plan.param("quota", "retry_after")
-            extra = {} if retry_after is None else {"retryAfter": retry_after}
-            return _envelope("4290", "调用量超过配额", **extra)
-        return None
+    sim = state or SurveyState({app_id: app_secret}, seed=seed, count=count, config=config)
 
     async def projects(request: Request) -> Response:
-        refused = await guard(request, "projects")
+        refused = await hmac_guard(sim, request, "projects", await request.body())
         if refused is not None:
             return refused
         number = request.query_params.get("projectNumber") or None
         name = request.query_params.get("projectName") or None
         if number is None and name is None:
-            return _envelope("4000", "参数错误：projectNumber 与 projectName 至少提供一个", status=400)
+            return hmac_envelope("4000", "参数错误：projectNumber 与 projectName 至少提供一个", status=400)
+        sim.subjects.add(number or str(name), "projects")
         found = sim.find(number, name)
         items = [p.to_json(len(sim.houses(p.number) or [])) for p in found]
-        return _envelope("0", "成功", {"total": len(items), "projects": items})
+        return hmac_envelope("0", "成功", {"total": len(items), "projects": items})
 
     async def houses(request: Request) -> Response:
-        refused = await guard(request, "houses")
+        refused = await hmac_guard(sim, request, "houses", await request.body())
         if refused is not None:
             return refused
         number = request.path_params["number"]
         found = sim.houses(number)
         if found is None:
-            return _envelope("1004", "项目不存在", status=404)
-        return _envelope("0", "成功", {"projectNumber": number, "houses": [h.to_json() for h in found]})
+            return hmac_envelope("1004", "项目不存在", status=404)
+        sim.subjects.add(number, "houses")
+        return hmac_envelope("0", "成功", {"projectNumber": number, "houses": [h.to_json() for h in found]})
 
-    app = Starlette(
-        routes=[
+    return simulator_app(
+        "survey",
+        sim,
+        [
             Route(PROJECTS_PATH, projects, methods=["GET"]),
             Route(PROJECTS_PATH + "/{number}/houses", houses, methods=["GET"]),
-            *fault_routes(sim.plan),
-        ]
+        ],
     )
-    app.state.sim = sim
-    app.title = "survey"
-    return app
