@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -10,6 +12,7 @@ from soar_ext.console.tour import addable_low_rent, click_contributed, open_batc
 from soar_ext.db.codes import AllocationKind
 from soar_ext.db.extension import allocation_changes, allocation_links
 from soar_ext.db.legacy import allocation_applicants, allocation_houses, houses
+from tests.export_readers import assert_no_formulas, calamine_sheets
 
 PANEL = "section.panel[data-plugin='allocation']"
 
@@ -49,6 +52,17 @@ def test_adjustment_batch_suggestion_accept_unlink_and_relink_keep_one_to_one(co
     links = _links(console, pcid)
     assert len(links) == pairs and len(set(links.values())) == pairs
     console.screenshot(page, "allocation-links")
+
+    with page.expect_download() as download:
+        page.locator(".contributed-action button", has_text="导出Excel清单").click()
+    assert download.value.suggested_filename.startswith(
+        "调房划拨关联清单_"
+    ) and download.value.suggested_filename.endswith(".xlsx")
+    workbook = Path(download.value.path()).read_bytes()
+    (rows,) = calamine_sheets(workbook).values()
+    assert rows[0][:3] == ["序号", "申请人", "身份证号"] and len(rows) == pairs + 1
+    assert all("*" in row[2] for row in rows[1:]), "the clerk may not see full ID numbers"
+    assert_no_formulas(workbook)
 
     first, second = sorted(links)[:2]
     table = page.locator(PANEL, has_text="申请人与房源一对一关联").locator("table.grid")

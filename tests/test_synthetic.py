@@ -327,6 +327,15 @@ def test_allocation_batches_of_both_kinds_hold_houses_and_applicants(data: Data)
         for batch in of_kind:
             recent = (BASE_DATE - batch["cjsj"].date()).days <= OPEN_BATCH_DAYS
             assert (batch["pczt"] == AllocationBatchStatus.OPEN) == (recent or batch is of_kind[-1]), batch["pcmc"]
+    open_houses = {
+        h["fyid"] for h in data["tpg_hbfy"] if by(batches, "pcid")[h["pcid"]]["pczt"] == AllocationBatchStatus.OPEN
+    }
+    moved_in = [
+        c
+        for c in data["tpg_zlht"]
+        if c["pzlx"] == ContractType.ADJUSTMENT and c["htzt"] != ContractStatus.DRAFT and c["fyid"] in open_houses
+    ]
+    assert moved_in == [], "the families of an open batch have not moved yet (at most a draft lease)"
     apps = by(data["tpg_gzfsqspb"], "sqid")
     selection = {b["pcid"] for b in batches if b["hblx"] == "02"}
     chosen = [apps[a["sqid"]] for a in data["tpg_hbry"] if a["pcid"] in selection]

@@ -2,50 +2,45 @@
 
 One row per link, in 顺序号 order (as on the batch page): 序号, 申请人, 身份证号, 配租资格证号,
 家庭人数, 原房源地址, 划拨房源地址/房号, 建筑面积, 关联时间, 操作人. The rows are produced
-lazily; the export module writes them (text cells as strings, ID numbers full or masked by role).
+lazily and written by the one export module (:mod:`soar_ext.export`): text cells as strings that
+never become formulas, ID numbers full or masked by the operator's role, the export audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from soar_ext.allocation.links import batch_links
 from soar_ext.allocation.records import Batch, applicants_by_id, houses_by_id
+from soar_ext.export.xlsx import Column, SheetSpec
 
-
-@dataclass(frozen=True)
-class ListColumn:
-    """A column of the list: Chinese header, the export module's cell kind, a width in characters."""
-
-    header: str
-    kind: str
-    width: float
-
-
-COLUMNS: Sequence[ListColumn] = (
-    ListColumn("序号", "integer", 6),
-    ListColumn("申请人", "text", 12),
-    ListColumn("身份证号", "id_number", 20),
-    ListColumn("配租资格证号", "text", 18),
-    ListColumn("家庭人数", "integer", 9),
-    ListColumn("原房源地址", "text", 40),
-    ListColumn("划拨房源地址/房号", "text", 40),
-    ListColumn("建筑面积（㎡）", "decimal", 12),
-    ListColumn("关联时间", "datetime", 19),
-    ListColumn("操作人", "text", 12),
+COLUMNS: Sequence[Column] = (
+    Column("序号", "integer", 6),
+    Column("申请人", "text", 12),
+    Column("身份证号", "id_number", 20),
+    Column("配租资格证号", "text", 18),
+    Column("家庭人数", "integer", 9),
+    Column("原房源地址", "text", 40),
+    Column("划拨房源地址/房号", "text", 40),
+    Column("建筑面积（㎡）", "decimal", 12),
+    Column("关联时间", "datetime", 19),
+    Column("操作人", "text", 12),
 )
 
 SHEET_TITLE = "调房划拨关联清单"
 
 
 def file_name(batch: Batch, on: dt.date) -> str:
-    """``调房划拨关联清单_<批次名称>_<YYYYMMDD>.xlsx`` (characters a file name cannot hold replaced)."""
-    label = "".join("_" if ch in '\\/:*?"<>|' or ord(ch) < 32 else ch for ch in batch.label)[:60]
-    return f"{SHEET_TITLE}_{label}_{on:%Y%m%d}.xlsx"
+    """``调房划拨关联清单_<批次名称>_<YYYYMMDD>.xlsx`` (the export module makes it safe to offer)."""
+    return f"{SHEET_TITLE}_{batch.label}_{on:%Y%m%d}.xlsx"
+
+
+def sheet(conn: Connection, batch: Batch) -> SheetSpec:
+    """The list as one worksheet for :func:`soar_ext.export.audited.export_workbook` (rows read lazily)."""
+    return SheetSpec(SHEET_TITLE, COLUMNS, link_rows(conn, batch))
 
 
 def link_rows(conn: Connection, batch: Batch) -> Iterator[tuple[object, ...]]:

@@ -657,6 +657,9 @@ class DatasetBuilder:
                 start = day + _days(rng.randint(10, 40))
                 old = family.last
                 assert old is not None
+                if status == AllocationBatchStatus.OPEN:
+                    # still 办理中: the move is at most prepared (a draft lease), the family lives where it did
+                    start = max(start, BASE_DATE + _days(5))
                 if start <= BASE_DATE - _days(1):
                     old.htzt = ContractStatus.TERMINATED
                     new = self._signed(family, ContractType.ADJUSTMENT, start, old.end, start)
