@@ -122,7 +122,6 @@ class DemoFeature:
                 ActionButton("demo.download", "下载清单", download=True),
                 ActionButton("demo.row", "删除记录", target="x1", confirm="确认删除？"),
                 Section("分组", [Notice("分组内的提示"), KeyValues([("项", "值")])], badge=Badge("2", "muted")),
-                object(),
             ],
         )
         return [action, panel]
@@ -155,4 +154,8 @@ class DemoFeature:
 
     @hookimpl
     def soar_register_jobs(self) -> list[JobSpec]:
-        return [JobSpec("demo.job", "演示作业", run=None, required_role=roles.BATCH_CHECKER)]
+        return [JobSpec("demo.job", "演示作业", run=_run_demo_job, required_role=roles.BATCH_CHECKER)]
+
+
+def _run_demo_job(ctx: Any) -> ActionResult:
+    return ActionResult(True, "演示作业已运行")

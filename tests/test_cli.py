@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from soar_ext.cli import main
+from soar_ext.db.migrate import head, revisions
 
 
 @pytest.fixture
@@ -57,10 +58,7 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_undoes(url: str, capsys: pytest.
     assert main(["db", "upgrade", "--url", url]) == 0
     assert "nothing" in capsys.readouterr().out.splitlines()[-1]
     assert main(["db", "downgrade", "--url", url, "base", "--yes"]) == 0
-    from soar_ext.db.migrate import script_directory
-
-    newest_first = [script.revision for script in script_directory().walk_revisions()]
-    assert f"undone: {', '.join(newest_first)}" in capsys.readouterr().out
+    assert "undone: " + ", ".join(reversed(revisions())) in capsys.readouterr().out
 
 
 def test_downgrade_needs_an_explicit_target(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +99,7 @@ def _add_audit_rows(url: str, n: int) -> None:
 
 
 def test_downgrade_without_yes_only_shows_the_plan(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from soar_ext.db.migrate import current, head
+    from soar_ext.db.migrate import current
 
     _soar_db(url)
     capsys.readouterr()
@@ -114,7 +112,7 @@ def test_downgrade_without_yes_only_shows_the_plan(url: str, capsys: pytest.Capt
 
 
 def test_downgrade_refuses_to_drop_rows_unless_forced(url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from soar_ext.db.migrate import current, head
+    from soar_ext.db.migrate import current
 
     _soar_db(url)
     _add_audit_rows(url, 3)

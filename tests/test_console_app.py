@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from soar_ext import hookimpl
+from soar_ext.audit_store import read_entries
 from soar_ext.config import Config
 from soar_ext.console.app import create_app
 from soar_ext.console.operators import DEMO_OPERATORS
 from soar_ext.console.serve import ServeOptions, serve
 from soar_ext.console.tour import batch_with_houses, first_project, person_with_family, waivable_renewal
 from soar_ext.db.codes import AllocationKind, ContractStatus, DocumentType, HouseStatus
-from soar_ext.db.extension import audit_log
 from soar_ext.db.legacy import (
     allocation_applicants,
     allocation_houses,
@@ -307,7 +307,7 @@ def test_audit_log_is_for_administrators_and_shows_subjects_masked(console: Runn
         assert "您没有「系统管理员」权限" in client.get("/audit").text
         login(client, "demo-admin")
         page = client.get("/audit?action=qianjiang.score").text
-    entries = console.lookup(lambda c: c.execute(select(audit_log.c.subject_masked)).scalars().all())
+    entries = [e.subject_masked for e in read_entries(console.runtime.audit_store(), action="qianjiang.score")]
     assert entries and all(masked in page for masked in entries)
     assert "qianjiang.score" in page and full_ids(page) == []
 
