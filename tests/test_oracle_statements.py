@@ -106,6 +106,12 @@ def _allocation_scenario(engine: Engine) -> None:
         act(page.ACTION_SUGGEST, pcid)
         pairs = host.action(ctx, ActionRequest(page.ACTION_SUGGEST, pcid, plugin="allocation")).data["pairs"]
         act(page.ACTION_ACCEPT, pcid, pairs=pairs)
+        exporter = Operator(id="u8", name="导出员", roles=frozenset({"clerk", "exporter"}))
+        exported = host.action(
+            make_context(conn, host, operator=exporter, clock=lambda: NOW),
+            ActionRequest(page.ACTION_EXPORT, pcid, plugin="allocation"),
+        )
+        assert exported.ok and exported.file_bytes, exported.message
         host.detail_view(ctx, DetailView(allocation.ENTITY_BATCH, pcid))
         host.allocation_selected(ctx, AllocationSelection(pcid, AllocationKind.ADJUSTMENT, sqids, fyids))
         selection = add_batch(conn, AllocationKind.SELECTION)
