@@ -39,17 +39,31 @@ Run: ``.venv/bin/python benchmarks/exchange_query_pg.py [--pairings N] [--keep]`
 from __future__ import annotations
 
 import argparse
-import math
-import os
-import statistics
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import psycopg
+from pg_bench import (
+    ADMIN_URL,
+    GOAL_P95_MS,
+    Measured,
+    Result,
+    analyze,
+    create_indexes,
+    drop_indexes,
+    legacy_index_ddl,
+    print_plans,
+    print_why,
+    run_query,
+    server_settings,
+    throwaway_database,
+    unreachable,
+    vacuum_analyze,
+)
+from pg_bench import existing_indexes as indexes_on
+from pg_bench import psycopg_url as _psycopg_url
 from sqlalchemy import Connection, Engine, Select, select
 
 from soar_ext.db.codes import (
@@ -61,19 +75,14 @@ from soar_ext.db.codes import (
     InspectionStatus,
     PairingStatus,
 )
-from soar_ext.db.engine import make_engine
-from soar_ext.db.extension import LEGACY_INDEXES
 from soar_ext.db.legacy import exchange_pairings, legacy_metadata
 from soar_ext.db.migrate import upgrade
 from soar_ext.db.paging import count_statement, shown_total
 from soar_ext.hooks import exchange_inspection as hook
 
-ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-GOAL_P95_MS = 50.0
 PAGE_SIZE = 50
 COUNT_CAP = 1000
 BIG_TABLES = ("tpg_hfpd", "tpg_hfyf", "tpg_zlht")
-INDEX_NODES = ("Index Scan", "Index Only Scan", "Bitmap Index Scan")
 KINDS = ("page", "capped", "exact")  # exact: information only, not part of the goal
 EXACT_NOTE = (
     "an exact total has to read every row the filter may match, not one page, so its cost grows with the tables "
@@ -81,43 +90,6 @@ EXACT_NOTE = (
 )
 
 p = exchange_pairings
-
-
-# ------------------------------------------------------------------------------------ database
-
-
-def _psycopg_url(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def create_database(admin_url: str) -> str:
-    """Create an empty throwaway database and return its URL."""
-    name = f"soar_ext_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_psycopg_url(admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
-def vacuum_analyze(url: str, tables: Sequence[str] = ()) -> None:
-    """``VACUUM ANALYZE`` (needs autocommit): fresh statistics and an all-visible visibility map."""
-    with psycopg.connect(_psycopg_url(url), autocommit=True) as conn:
-        if tables:
-            for table in tables:
-                conn.execute(f"VACUUM ANALYZE {table}")  # type: ignore[arg-type]
-        else:
-            conn.execute("VACUUM ANALYZE")
-
-
-def analyze(conn: Connection, tables: Sequence[str] = BIG_TABLES) -> None:
-    for table in tables:
-        conn.exec_driver_sql(f"ANALYZE {table}")
-    conn.commit()
 
 
 # ------------------------------------------------------------------------------------ data
@@ -383,156 +355,6 @@ SCREEN_NOTES = {
 # ------------------------------------------------------------------------------------ measuring
 
 
-@dataclass
-class Timing:
-    samples_ms: list[float]
-
-    @property
-    def n(self) -> int:
-        return len(self.samples_ms)
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.samples_ms)
-
-    @property
-    def p95(self) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-@dataclass
-class Plan:
-    indexes: list[str]  # index names, "(backward)" when scanned backward
-    seq_scans: list[str]
-    sorts: list[str]  # Sort / Incremental Sort nodes: the order is not served by an index
-
-    @property
-    def index_used(self) -> bool:
-        """An index drives the query: at least one index node and no full scan of a big table."""
-        return bool(self.indexes) and not any(t in BIG_TABLES for t in self.seq_scans)
-
-    def describe(self) -> str:
-        text = ", ".join(self.indexes) or "-"
-        if self.seq_scans:
-            text += f"; seq scan: {', '.join(dict.fromkeys(self.seq_scans))}"
-        if self.sorts:
-            text += f"; {', '.join(dict.fromkeys(self.sorts))}"
-        return text
-
-
-@dataclass
-class Result:
-    timing: Timing
-    plan: Plan
-    rows: int  # rows of the page, or the count
-    sql: str
-    kind: str  # one of KINDS
-    data: list[tuple[Any, ...]] = field(default_factory=list, repr=False)  # the page's rows
-
-    @property
-    def meets_goal(self) -> bool:
-        """p95 within the goal; a page must also be index-driven (a total may scan)."""
-        return self.timing.p95 <= GOAL_P95_MS and (self.plan.index_used or self.kind != "page")
-
-    def verdict(self) -> str:
-        if self.meets_goal:
-            return "meets goal"
-        reasons = []
-        if self.timing.p95 > GOAL_P95_MS:
-            reasons.append(f"p95 {self.timing.p95:.1f} ms > {GOAL_P95_MS:.0f} ms")
-        if self.kind == "page" and not self.plan.index_used:
-            reasons.append("not index-driven")
-        return "MISSES GOAL (" + ", ".join(reasons) + ")"
-
-
-def literal_sql(conn: Connection, stmt: Select) -> str:
-    return str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-
-
-def _walk(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _walk(child)
-
-
-def explain(conn: Connection, sql: str) -> Plan:
-    """Index names (and scan direction), full scans and sorts of the plan (EXPLAIN without ANALYZE)."""
-    doc = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql).scalar_one()
-    conn.rollback()
-    indexes: list[str] = []
-    seq_scans: list[str] = []
-    sorts: list[str] = []
-    for node in _walk(doc[0]["Plan"]):
-        kind = node["Node Type"]
-        if kind in INDEX_NODES:
-            name = node["Index Name"] + (" (backward)" if node.get("Scan Direction") == "Backward" else "")
-            if name not in indexes:
-                indexes.append(name)
-        elif kind == "Seq Scan":
-            seq_scans.append(node["Relation Name"])
-        elif kind in ("Sort", "Incremental Sort"):
-            sorts.append(kind)
-    return Plan(indexes, seq_scans, sorts)
-
-
-def plan_digest(conn: Connection, sql: str) -> list[str]:
-    """Why a query is slow: each scan/sort node of EXPLAIN ANALYZE with the rows it really handled."""
-    doc = conn.exec_driver_sql("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) " + sql).scalar_one()
-    conn.rollback()
-    lines = []
-    for node in _walk(doc[0]["Plan"]):
-        kind = node["Node Type"]
-        if "Relation Name" not in node and "Sort" not in kind and "Join" not in kind and kind != "Nested Loop":
-            continue
-        if kind in ("Index Scan", "Index Only Scan") and node.get("Scan Direction") == "Backward":
-            kind += " Backward"
-        loops = node.get("Actual Loops", 1)
-        rows = node.get("Actual Rows", 0) * loops
-        where = f" {node['Index Name']}" if "Index Name" in node else ""
-        where += f" on {node['Relation Name']}" if "Relation Name" in node else ""
-        if "Presorted Key" in node:
-            where += f" (presorted by {', '.join(node['Presorted Key'])}, sorts each group)"
-        per = f" in {loops:,} loops" if loops > 1 else ""
-        lines.append(f"{kind}{where}: {rows:,} rows{per}")
-    return lines
-
-
-def plan_text(conn: Connection, sql: str, *, analyze: bool = False) -> str:
-    options = "ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON" if analyze else "COSTS OFF"
-    text = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN ({options}) {sql}"))
-    conn.rollback()
-    return text
-
-
-def timed(conn: Connection, stmt: Select, args: argparse.Namespace) -> tuple[Timing, list[Any]]:
-    """Warm up, then time up to ``runs`` executions; past ``budget`` seconds stop (at least 3 runs)."""
-    t0 = time.perf_counter()
-    rows = conn.execute(stmt).all()
-    if time.perf_counter() - t0 < 1.0:  # a query over a second is warm after one run
-        for _ in range(args.warmup - 1):
-            rows = conn.execute(stmt).all()
-    samples: list[float] = []
-    started = time.perf_counter()
-    while len(samples) < args.runs:
-        t0 = time.perf_counter()
-        rows = conn.execute(stmt).all()
-        samples.append((time.perf_counter() - t0) * 1000)
-        if len(samples) >= 3 and time.perf_counter() - started > args.budget:
-            break
-    conn.rollback()  # end the read transaction; nothing was written
-    return Timing(samples), rows
-
-
-def run_query(conn: Connection, stmt: Select, args: argparse.Namespace, kind: str) -> Result:
-    sql = literal_sql(conn, stmt)
-    plan = explain(conn, sql)
-    timing, rows = timed(conn, stmt, args)
-    if kind == "page":
-        return Result(timing, plan, len(rows), sql, kind, data=[tuple(r) for r in rows])
-    return Result(timing, plan, int(rows[0][0]), sql, kind)
-
-
 HEADER = f"{'screen':<20} {'query':<7} {'n':>3} {'p50 ms':>8} {'p95 ms':>8} {'rows':>9}  index used: indexes"
 
 
@@ -545,9 +367,6 @@ def print_row(name: str, kind: str, r: Result) -> None:
     )
 
 
-Measured = dict[str, dict[str, Result]]  # screen key -> kind -> result
-
-
 def measure_all(conn: Connection, args: argparse.Namespace, title: str, kinds: Sequence[str]) -> Measured:
     print(f"\n== {title}")
     print(HEADER)
@@ -555,7 +374,7 @@ def measure_all(conn: Connection, args: argparse.Namespace, title: str, kinds: S
     for screen in SCREENS:
         out[screen.key] = {}
         for n, kind in enumerate(kinds):
-            out[screen.key][kind] = r = run_query(conn, statement(screen, kind), args, kind)
+            out[screen.key][kind] = r = run_query(conn, statement(screen, kind), args, kind, BIG_TABLES)
             print_row(screen.key if n == 0 else "", kind, r)
     return out
 
@@ -564,34 +383,20 @@ def measure_all(conn: Connection, args: argparse.Namespace, title: str, kinds: S
 
 
 def our_index_ddl() -> list[tuple[str, str]]:
-    """(name, CREATE INDEX) of LEGACY_INDEXES, as plain DDL.
-
-    Plain SQL on purpose: an ``Index`` built on the legacy ``Table`` objects would attach itself to
-    soar-ext's ``legacy_metadata``.
-    """
-    return [(name, f"CREATE INDEX {name} ON {table.name} ({', '.join(cols)})") for name, table, cols in LEGACY_INDEXES]
+    """(name, CREATE INDEX) of the LEGACY_INDEXES on this benchmark's tables."""
+    return legacy_index_ddl(BIG_TABLES)
 
 
 def drop_our_indexes(conn: Connection) -> None:
-    for name, _ddl in our_index_ddl():
-        conn.exec_driver_sql(f"DROP INDEX {name}")
-    conn.commit()
+    drop_indexes(conn, our_index_ddl())
 
 
 def create_our_indexes(conn: Connection) -> None:
-    present = set(existing_indexes(conn))
-    for name, ddl in our_index_ddl():
-        if name not in present:
-            conn.exec_driver_sql(ddl)
-    conn.commit()
+    create_indexes(conn, our_index_ddl())
 
 
 def existing_indexes(conn: Connection) -> list[str]:
-    rows = conn.exec_driver_sql(
-        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' AND tablename IN "
-        "('tpg_hfpd', 'tpg_hfyf', 'tpg_zlht') ORDER BY tablename, indexname"
-    )
-    return [r[0] for r in rows]
+    return indexes_on(conn, BIG_TABLES)
 
 
 # ------------------------------------------------------------------------------------ report
@@ -698,12 +503,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def server_settings(conn: Connection) -> str:
-    names = ("server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather")
-    values = [f"{n}={conn.exec_driver_sql(f'SHOW {n}').scalar_one()}" for n in names]
-    return ", ".join(values)
-
-
 def print_header(conn: Connection, counts: Mapping[str, int], build_s: float, args: argparse.Namespace) -> None:
     print(f"built in {build_s:.1f} s; server: {server_settings(conn)}")
     print(
@@ -732,17 +531,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     scale = Scale.for_pairings(args.pairings)
     wall = time.perf_counter()
-    try:
-        url = create_database(args.admin_url)
-    except psycopg.OperationalError as exc:
-        print(f"PostgreSQL not reachable at {args.admin_url.split('@')[-1]}: {exc}", file=sys.stderr)
+    print("exchange_query_pg — exchange query screens on PostgreSQL, as shipped (DESIGN.md §8)")
+    reason = unreachable(args.admin_url)
+    if reason:
+        print(reason, file=sys.stderr)
         return 2
-    name = url.rsplit("/", 1)[1]
-    # prepare_threshold=None: every execution is planned with its values, like the EXPLAIN shown
-    engine = make_engine(url, connect_args={"prepare_threshold": None})
-    try:
-        print("exchange_query_pg — exchange query screens on PostgreSQL, as shipped (DESIGN.md §8)")
-        print(f"database: {name} on {args.admin_url.split('@')[-1].rsplit('/', 1)[0]} (throwaway)")
+    with throwaway_database(args.admin_url, keep=args.keep) as (engine, url):
         print(
             f"building: {scale.pairings:,} pairings, {scale.families:,} persons/families, {scale.houses:,} houses, "
             f"{scale.regular_contracts:,} new/renewal contracts"
@@ -755,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_header(conn, counts, build_s, args)
             with_ix = measure_all(conn, args, "WITH our indexes (LEGACY_INDEXES as shipped)", KINDS)
             drop_our_indexes(conn)
-            analyze(conn)
+            analyze(conn, BIG_TABLES)
             try:
                 without_ix = measure_all(
                     conn, args, "WITHOUT our indexes (LEGACY_INDEXES dropped, ANALYZE)", ("page", "capped")
@@ -763,30 +557,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 conn.rollback()
                 create_our_indexes(conn)
-                analyze(conn)
+                analyze(conn, BIG_TABLES)
             print_ratios(with_ix, without_ix)
-            misses = print_summary(counts, build_s, with_ix, without_ix)
-            if misses:
-                print("\nwhy (EXPLAIN ANALYZE of each query that misses the goal; rows actually handled per node):")
-                for screen in SCREENS:
-                    for kind in ("page", "capped"):
-                        if any(m.startswith(f"{screen.key} {kind}") for m in misses):
-                            digest = plan_digest(conn, with_ix[screen.key][kind].sql)
-                            print(f"  {screen.key} {kind}: " + " | ".join(digest))
+            print_why(conn, with_ix, print_summary(counts, build_s, with_ix, without_ix))
             if args.plans:
-                for screen in SCREENS:
-                    for kind in KINDS:
-                        print(f"\n-- {screen.key} {kind}")
-                        print(plan_text(conn, with_ix[screen.key][kind].sql, analyze=True))
+                print_plans(conn, with_ix)
         print(f"\ntotal wall time {time.perf_counter() - wall:.0f} s")
-        return 0
-    finally:
-        engine.dispose()
-        if args.keep:
-            print(f"kept database {name}: {url}")
-        else:
-            drop_database(args.admin_url, url)
-            print(f"dropped database {name}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -138,3 +138,26 @@ def test_doctor_does_not_write(engine: Engine):
     check(engine)
     assert migrate.current(engine) is None
     assert "sx_schema_version" not in inspect(engine).get_table_names()
+
+
+def test_allocation_data_rules_are_reported_as_warnings(engine: Engine):
+    from tests.allocation_builders import add_batch, adjustment_batch
+
+    migrate.upgrade(engine)
+    assert any(n.startswith("data rules: allocation batch statuses are known codes") for n in check(engine).notes)
+    with engine.begin() as conn:
+        pcid, sqids, _fyids = adjustment_batch(conn, applicants=1, areas=("50",))
+        conn.execute(
+            text(
+                "INSERT INTO sx_alloc_link (id, pcid, sqid, fyid, open_sqid, open_fyid, source, linked_at) "
+                "VALUES ('L1', :p, :s, 'NOT-IN-BATCH', :s, 'NOT-IN-BATCH', 'manual', CURRENT_TIMESTAMP)"
+            ),
+            {"p": pcid, "s": sqids[0]},
+        )
+        odd = add_batch(conn)
+        conn.execute(text("UPDATE tpg_hbpc SET pczt = '09' WHERE pcid = :p"), {"p": odd})
+    report = check(engine)
+    assert report.ok
+    warnings = [n for n in report.notes if n.startswith("WARNING")]
+    assert any("1 allocation batch(es) have a 批次状态 (tpg_hbpc.pczt) outside 01/02/03" in w for w in warnings)
+    assert any("1 调房划拨 link(s) in sx_alloc_link refer to an applicant or house no longer" in w for w in warnings)

@@ -72,6 +72,7 @@ def _scenario(engine: Engine) -> None:
             for status, signed in itertools.product([None, *exchange_inspection.STATUS_CHOICES], [None, "1", "0"]):
                 filters = {"inspection_status": status, "contract_signed": signed}
                 conn.execute(host.query_build(ctx, exchange_inspection.SCREEN_BUSINESS, base, filters).statement)
+        _allocation_scenario(engine)
     finally:
         sim_gen.close()
 
@@ -99,6 +100,72 @@ def _verification_scenario(engine: Engine) -> None:
             desk.host.detail_view(ctx, DetailView("person", ryid, application))
     finally:
         sim_gen.close()
+
+
+def _allocation_scenario(engine: Engine) -> None:
+    """Every allocation hook and action, every filter, the concurrency-safe paths (release, drop)."""
+    from soar_ext.allocation import candidates as cand
+    from soar_ext.allocation import page
+    from soar_ext.db.codes import AllocationBatchStatus, AllocationKind
+    from soar_ext.db.legacy import applications, families, houses, housing_projects, lottery_results, persons
+    from soar_ext.hook_payloads import AllocationSelection, DetailView
+    from soar_ext.hooks import allocation
+    from tests.allocation_builders import add_applicant, add_batch, adjustment_batch, put_house, set_batch_status
+
+    host = make_host([("allocation", allocation)])
+    with engine.begin() as conn:
+        ctx = make_context(conn, host, clock=lambda: NOW)
+
+        def act(key: str, target: str, **params: object) -> None:
+            result = host.action(ctx, ActionRequest(key=key, target=target, params=params, plugin="allocation"))
+            assert result.ok, result.message
+
+        host.startup(ctx)
+        closed, (old_applicant, *_), (old_house, *_) = adjustment_batch(conn)
+        act(page.ACTION_LINK, closed, application_id=old_applicant, house_id=old_house)
+        set_batch_status(conn, closed, AllocationBatchStatus.COMPLETED)
+        pcid, sqids, fyids = adjustment_batch(conn, applicants=4, areas=("40", "55", "70", "85"))
+        put_house(conn, pcid, old_house)  # held by the completed batch: released on the way
+        act(page.ACTION_LINK, pcid, application_id=sqids[0], house_id=old_house)
+        act(page.ACTION_RELINK, pcid, application_id=sqids[0], house_id=fyids[0])
+        act(page.ACTION_UNLINK, pcid, application_id=sqids[0])
+        act(page.ACTION_SUGGEST, pcid)
+        pairs = host.action(ctx, ActionRequest(page.ACTION_SUGGEST, pcid, plugin="allocation")).data["pairs"]
+        act(page.ACTION_ACCEPT, pcid, pairs=pairs)
+        exporter = Operator(id="u8", name="导出员", roles=frozenset({"clerk", "exporter"}))
+        exported = host.action(
+            make_context(conn, host, operator=exporter, clock=lambda: NOW),
+            ActionRequest(page.ACTION_EXPORT, pcid, plugin="allocation"),
+        )
+        assert exported.ok and exported.file_bytes, exported.message
+        host.detail_view(ctx, DetailView(allocation.ENTITY_BATCH, pcid))
+        host.allocation_selected(ctx, AllocationSelection(pcid, AllocationKind.ADJUSTMENT, sqids, fyids))
+        selection = add_batch(conn, AllocationKind.SELECTION)
+        person, _jtid, idn = add_applicant(conn, "王%五")
+        act(page.ACTION_SEARCH, selection, applicant_name="王%", name_match="prefix", lottery_year="2023")
+        act(page.ACTION_SEARCH, selection, applicant_id_number=idn, sequence_from="1", sequence_to="999999")
+        act(page.ACTION_ADD, selection, selected=[person])
+        host.detail_view(ctx, DetailView(allocation.ENTITY_BATCH, selection))
+        host.allocation_selected(ctx, AllocationSelection(selection, AllocationKind.SELECTION, [person]))
+        a, j, r, y = applications, families, persons, lottery_results
+        base = select(a.c.sqid).select_from(
+            a.join(j, j.c.jtid == a.c.jtid).join(r, r.c.ryid == j.c.sqrid).join(y, y.c.sqid == a.c.sqid)
+        )
+        filters = {
+            cand.F_GUARANTEE: "02",
+            cand.F_NAME: "王_",
+            cand.F_NAME_MATCH: "prefix",
+            cand.F_ID_NUMBER: idn,
+            cand.F_CERTIFICATE: "HZGZ2023000001",
+            cand.F_YEAR: "2023",
+            cand.F_PERIOD: "1",
+            cand.F_SEQUENCE_FROM: "1",
+            cand.F_SEQUENCE_TO: "50",
+        }
+        conn.execute(host.query_build(ctx, allocation.SCREEN_SELECTION, base, filters).statement)
+        houses_base = select(houses.c.fyid).select_from(houses.join(housing_projects))
+        for value in (None, "1", "0"):
+            conn.execute(host.query_build(ctx, allocation.SCREEN_HOUSING, houses_base, {"allocated": value}).statement)
 
 
 def test_every_statement_compiles_cleanly_for_oracle(tmp_path: Path) -> None:

@@ -23,15 +23,18 @@ from sqlalchemy import Connection, Engine, and_, exists, func, select
 
 from soar_ext.config import Config
 from soar_ext.db.codes import (
+    AllocationBatchStatus,
     AllocationKind,
     ApprovalStatus,
     ContractStatus,
     ContractType,
     ExchangeKind,
+    GuaranteeType,
     InspectionStatus,
     PairingStatus,
 )
 from soar_ext.db.legacy import (
+    allocation_applicants,
     allocation_batches,
     allocation_houses,
     applications,
@@ -41,6 +44,7 @@ from soar_ext.db.legacy import (
     families,
     family_members,
     inspections,
+    lottery_results,
     persons,
 )
 from soar_ext.idnumber import age_on, is_valid_id_number
@@ -198,6 +202,59 @@ def batch_with_houses(conn: Connection, kind: str) -> str:
     if row is None:
         raise LookupError(f"no allocation batch of kind {kind}")
     return str(row.pcid)
+
+
+def open_batch(conn: Connection, kind: str) -> str:
+    """The newest open (办理中) batch of ``kind`` holding applicants and houses."""
+    b, fy, ry = allocation_batches, allocation_houses, allocation_applicants
+    row = conn.execute(
+        select(b.c.pcid)
+        .where(
+            b.c.hblx == kind,
+            b.c.pczt == AllocationBatchStatus.OPEN,
+            exists().where(and_(fy.c.pcid == b.c.pcid)),
+            exists().where(and_(ry.c.pcid == b.c.pcid)),
+        )
+        .order_by(b.c.cjsj.desc())
+    ).first()
+    if row is None:
+        raise LookupError(f"no open allocation batch of kind {kind}")
+    return str(row.pcid)
+
+
+@dataclass(frozen=True)
+class LowRentCandidate:
+    """A 廉租房 applicant who may still be added to a selection batch (for 筛选廉租房人员 → 添加)."""
+
+    sqid: str
+    name: str
+    lottery_year: int
+
+
+def addable_low_rent(conn: Connection) -> LowRentCandidate:
+    """A qualified 廉租房 applicant with a lottery result, no lease and in no open batch, named plainly."""
+    a, j, r, y, ry, b = applications, families, persons, lottery_results, allocation_applicants, allocation_batches
+    in_open_batch = exists().where(
+        and_(ry.c.sqid == a.c.sqid, ry.c.pcid == b.c.pcid, b.c.pczt == AllocationBatchStatus.OPEN)
+    )
+    leased = exists().where(
+        and_(contracts.c.jtid == a.c.jtid, contracts.c.htzt.in_([ContractStatus.SIGNED, ContractStatus.DRAFT]))
+    )
+    rows = conn.execute(
+        select(a.c.sqid, r.c.xm, y.c.yhnd)
+        .select_from(a.join(j, j.c.jtid == a.c.jtid).join(r, r.c.ryid == j.c.sqrid).join(y, y.c.sqid == a.c.sqid))
+        .where(
+            a.c.bzlx == GuaranteeType.LOW_RENT,
+            a.c.spzt.in_([ApprovalStatus.QUALIFIED, ApprovalStatus.COMPLETED]),
+            ~in_open_batch,
+            ~leased,
+        )
+        .order_by(y.c.yhnd.desc(), y.c.qs, y.c.sxh)
+    ).all()
+    for row in rows:
+        if "%" not in row.xm and "_" not in row.xm:
+            return LowRentCandidate(row.sqid, row.xm, int(row.yhnd))
+    raise LookupError("no 廉租房 applicant who may still be added to a selection batch")
 
 
 # ------------------------------------------------------------------------------- the tour
@@ -379,6 +436,74 @@ def _housing(t: TourContext) -> None:
     t.goto("/housing?q.fyzt=01")
 
 
+def _open_adjustment(t: TourContext) -> None:
+    if "adjustment" not in t.memo:
+        t.memo["adjustment"] = t.lookup(lambda c: open_batch(c, AllocationKind.ADJUSTMENT))
+    t.goto(f"/allocation/adjustment/{t.memo['adjustment']}")
+
+
+def click_contributed(page: Page, label: str) -> None:
+    """Click a contributed action of the page (推荐配对, 导出清单, 筛选廉租房人员 …) and wait for the answer."""
+    page.locator(".contributed-action button", has_text=label).click()
+    page.wait_for_selector(".flash")
+
+
+def _suggestion(t: TourContext) -> None:
+    _open_adjustment(t)
+    click_contributed(t.page, "推荐配对")
+
+
+def _links(t: TourContext) -> None:
+    _suggestion(t)
+    t.page.locator(".flash button", has_text="全部采纳").click()
+    t.page.wait_for_selector(".flash")
+    t.page.locator(
+        "section.panel[data-plugin='allocation'] h2", has_text="申请人与房源关联"
+    ).scroll_into_view_if_needed()
+
+
+def search_low_rent(page: Page, **inputs: str) -> None:
+    """Fill 筛选廉租房人员 (input key → value) and run it."""
+    form = page.locator(".contributed-action form", has=page.locator("button", has_text="筛选"))
+    for key, value in inputs.items():
+        field = form.locator(f"[name='in.{key}']")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    form.locator("button", has_text="筛选").click()
+    page.wait_for_selector(".flash")
+
+
+def _open_selection(t: TourContext) -> None:
+    if "selection" not in t.memo:
+        t.memo["selection"] = t.lookup(lambda c: open_batch(c, AllocationKind.SELECTION))
+        t.memo["candidate"] = t.lookup(addable_low_rent)
+    t.goto(f"/allocation/selection/{t.memo['selection']}")
+
+
+def _low_rent_search(t: TourContext) -> None:
+    _open_selection(t)
+    candidate = t.memo["candidate"]
+    search_low_rent(
+        t.page, lottery_year=str(candidate.lottery_year), applicant_name=candidate.name[:1], name_match="prefix"
+    )
+    t.page.locator(".flash input[name='selected']").first.wait_for()
+
+
+def _low_rent_added(t: TourContext) -> None:
+    _open_selection(t)
+    candidate = t.memo["candidate"]
+    search_low_rent(t.page, applicant_name=candidate.name, lottery_year=str(candidate.lottery_year))
+    t.page.locator(f".flash input[name='selected'][value='{candidate.sqid}']").check()
+    t.page.locator(".flash button", has_text="添加").click()
+    t.page.wait_for_selector(".flash")
+
+
+def _housing_allocated(t: TourContext) -> None:
+    t.goto("/housing?x.allocated=1")
+
+
 def _jobs(t: TourContext) -> None:
     t.goto("/jobs")
 
@@ -412,6 +537,11 @@ TOUR: tuple[Shot, ...] = (
     Shot("16-adjustment-batch", "调房划拨：批次页面（选择申请人与房源）", _adjustment_batch),
     Shot("17-selection-batch", "选房划拨：批次页面（选房申请人查询）", _selection_batch),
     Shot("18-housing", "房源查询", _housing),
+    Shot("22-adjustment-suggestion", "调房划拨：推荐配对", _suggestion),
+    Shot("23-adjustment-links", "调房划拨：全部采纳后的申请人与房源一对一关联", _links),
+    Shot("24-selection-low-rent-search", "选房划拨：筛选廉租房人员", _low_rent_search),
+    Shot("25-selection-low-rent-added", "选房划拨：勾选后添加到本批次", _low_rent_added),
+    Shot("26-housing-allocated", "房源查询：是否已划拨 = 是", _housing_allocated),
     Shot("19-jobs", "批量作业", _jobs),
     Shot("20-plugins", "插件状态", _plugins),
     Shot("21-audit", "审计日志", _audit),

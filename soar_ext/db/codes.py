@@ -120,6 +120,15 @@ class AllocationKind:
     LABELS: Final = {"01": "调房划拨", "02": "选房划拨"}
 
 
+class AllocationBatchStatus:
+    """划拨批次状态 (``PCZT``): a batch is open (办理中) until it is completed or cancelled."""
+
+    OPEN: Final = "01"
+    COMPLETED: Final = "02"
+    CANCELLED: Final = "03"
+    LABELS: Final = {"01": "办理中", "02": "已办结", "03": "已撤销"}
+
+
 class DocumentType:
     """收件材料类型 (配建项目收件: the document types SOAR passes to the ``soar_documents_received`` hook)."""
 

@@ -250,6 +250,7 @@ def check(engine: Engine, schema: str | None = None, *, audit_store: AuditStore 
         )
         if not report.problems:
             report.notes.extend(_data_rule_notes(conn))
+            report.notes.extend(_allocation_rule_notes(conn))
             report.notes.append(_worker_note(conn))
     if audit_store is not None:
         _audit_notes(audit_store, report)
@@ -311,4 +312,45 @@ def _data_rule_notes(conn: Connection) -> list[str]:
         )
     if not notes:
         notes.append("data rules: inspected pairings and signed exchange contracts all have a 配对成功时间")
+    return notes
+
+
+def _allocation_rule_notes(conn: Connection) -> list[str]:
+    """Data rules of 房源划拨; a breach is reported as a warning with a row count.
+
+    - A batch is open while ``TPG_HBPC.PCZT`` is 办理中; a status outside the code table counts as
+      closed, so its links hold nothing and its houses count as allocated.
+    - A link refers to an applicant and a house of its batch; SOAR may take either out of the batch
+      afterwards, and the link is cleared when the clerk next confirms the batch's selection.
+    """
+    from sqlalchemy import and_, exists, func, select
+
+    from soar_ext.db.codes import AllocationBatchStatus
+    from soar_ext.db.extension import allocation_links
+    from soar_ext.db.legacy import allocation_applicants, allocation_batches, allocation_houses
+
+    b, link = allocation_batches, allocation_links
+    unknown = conn.execute(
+        select(func.count()).select_from(b).where(b.c.pczt.not_in(list(AllocationBatchStatus.LABELS)))
+    ).scalar_one()
+    in_batch = exists().where(
+        and_(allocation_applicants.c.pcid == link.c.pcid, allocation_applicants.c.sqid == link.c.sqid)
+    )
+    house_in_batch = exists().where(
+        and_(allocation_houses.c.pcid == link.c.pcid, allocation_houses.c.fyid == link.c.fyid)
+    )
+    stale = conn.execute(select(func.count()).select_from(link).where(~in_batch | ~house_in_batch)).scalar_one()
+    notes = []
+    if unknown:
+        notes.append(
+            f"WARNING data rule: {unknown} allocation batch(es) have a 批次状态 (tpg_hbpc.pczt) outside "
+            f"{'/'.join(AllocationBatchStatus.LABELS)}; they count as closed (not 办理中)"
+        )
+    if stale:
+        notes.append(
+            f"WARNING data rule: {stale} 调房划拨 link(s) in {link.name} refer to an applicant or house no longer "
+            "in their batch (tpg_hbry/tpg_hbfy); they are cleared when the batch's selection is next confirmed"
+        )
+    if not notes:
+        notes.append("data rules: allocation batch statuses are known codes; every link refers to its batch's members")
     return notes

@@ -2,8 +2,8 @@
 
 These tables hold what soar-ext decides and records: audit entries, plugin decisions
 (including shadow-mode ones), deposit-waiver decisions, the leases of batch workers that
-share an upstream quota (:mod:`soar_ext.quota`), and Big Data verifications with one snapshot per
-category and query attempt. The migrations under
+share an upstream quota (:mod:`soar_ext.quota`), Big Data verifications with one snapshot per
+category and query attempt, and the 调房划拨 applicant↔house links with their change log. The migrations under
 ``soar_ext/migrations`` create exactly these objects; a test checks the two agree.
 
 Also listed here: the indexes soar-ext adds to legacy tables for its new query filters
@@ -11,6 +11,8 @@ Also listed here: the indexes soar-ext adds to legacy tables for its new query f
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from sqlalchemy import (
     CheckConstraint,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from soar_ext.db.legacy import contracts, exchange_pairings, inspections
+from soar_ext.db.legacy import contracts, exchange_pairings, inspections, lottery_results, persons
 
 PREFIX = "sx_"
 VERSION_TABLE = "sx_schema_version"
@@ -169,6 +171,50 @@ verification_snapshots = Table(
     comment="大数据核查类别快照表（每类别每次查询一行）",
 )
 
+allocation_links = Table(
+    "sx_alloc_link",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="关联记录ID"),
+    Column("pcid", String(32), nullable=False, comment="划拨批次ID"),
+    Column("sqid", String(32), nullable=False, comment="申请ID（调房申请人）"),
+    Column("fyid", String(32), nullable=False, comment="房源ID（划拨房源）"),
+    Column("open_sqid", String(32), comment="批次办理中时的申请ID（批次办结或撤销后清空）"),
+    Column("open_fyid", String(32), comment="批次办理中时的房源ID（批次办结或撤销后清空）"),
+    Column("source", String(10), nullable=False, comment="关联方式（manual 手工关联 / suggested 采纳推荐）"),
+    Column("operator_id", String(32), comment="操作员ID"),
+    Column("operator_name", String(60), comment="操作员姓名"),
+    Column("linked_at", DateTime, nullable=False, comment="关联时间"),
+    # one-to-one within a batch (also after it is closed) ...
+    UniqueConstraint("pcid", "sqid", name="uq_sx_alloc_link_pcid_sqid"),
+    UniqueConstraint("pcid", "fyid", name="uq_sx_alloc_link_pcid_fyid"),
+    # ... and across open batches: NULLs (closed batches) do not collide on any of our databases
+    UniqueConstraint("open_sqid", name="uq_sx_alloc_link_open_sqid"),
+    UniqueConstraint("open_fyid", name="uq_sx_alloc_link_open_fyid"),
+    comment="调房划拨申请人与房源一对一关联表",
+)
+
+allocation_changes = Table(
+    "sx_alloc_change",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="变更记录ID"),
+    Column("pcid", String(32), nullable=False, comment="划拨批次ID"),
+    Column("sqid", String(32), nullable=False, comment="申请ID"),
+    Column(
+        "action",
+        String(10),
+        nullable=False,
+        comment="变更类型（link 关联 / unlink 解除关联 / relink 改为关联 / drop 移出批次清除 / add 添加）",
+    ),
+    Column("fyid_before", String(32), comment="变更前房源ID"),
+    Column("fyid_after", String(32), comment="变更后房源ID"),
+    Column("reason", String(200), comment="说明"),
+    Column("operator_id", String(32), comment="操作员ID"),
+    Column("operator_name", String(60), comment="操作员姓名"),
+    Column("changed_at", DateTime, nullable=False, comment="变更时间"),
+    Index("ix_sx_alloc_change_pcid", "pcid", "changed_at"),
+    comment="房源划拨关联变更记录表",
+)
+
 EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
 
 # Indexes soar-ext adds to legacy tables (new objects only). (name, table, columns)
@@ -177,4 +223,15 @@ LEGACY_INDEXES: tuple[tuple[str, Table, tuple[str, ...]], ...] = (
     ("ix_sx_zlht_hfpdid", contracts, ("hfpdid", "htzt")),
     # the exchange screens list pairings newest first: ORDER BY pdcgsj DESC, pdid DESC (a backward scan)
     ("ix_sx_hfpd_pdcgsj", exchange_pairings, ("pdcgsj", "pdid")),
+    # 选房划拨 candidate filters: 姓名 (exact or prefix) and 顺序号起止 without a year
+    ("ix_sx_ryxx_xm", persons, ("xm",)),
+    ("ix_sx_yhjg_sxh", lottery_results, ("sxh",)),
 )
+
+LEGACY_INDEX_PG_OPS: Mapping[str, Mapping[str, str]] = {"ix_sx_ryxx_xm": {"xm": "varchar_pattern_ops"}}
+"""PostgreSQL operator classes of ``LEGACY_INDEXES`` columns (other databases: plain columns).
+
+A name prefix is ``LIKE 'prefix%'``; PostgreSQL serves it from a B-tree only under the C collation
+or with a pattern operator class (which serves ``=`` too). Oracle's default binary sort serves it
+from a plain index.
+"""

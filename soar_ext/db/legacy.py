@@ -174,6 +174,7 @@ allocation_batches = Table(
     _pk("pcid", "划拨批次ID"),
     Column("hblx", String(2), nullable=False, comment="划拨类型代码（01调房划拨 02选房划拨）"),
     Column("pcmc", String(200), comment="批次名称"),
+    Column("pczt", String(2), nullable=False, comment="批次状态代码（01办理中 02已办结 03已撤销）"),
     Column("qx", String(6), comment="区县代码"),
     Column("czyid", String(32), comment="经办人ID"),
     Column("cjsj", DateTime, comment="创建时间"),

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection, ScalarSelect, Select, and_, case, exists, func, insert, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.util import find_tables
 
 from soar_ext import hookimpl
 from soar_ext.audit_store import new_id
@@ -34,6 +33,7 @@ from soar_ext.hook_payloads import (
     PreContractVerdict,
     QueryField,
 )
+from soar_ext.query_filters import choice_filter, require_tables
 from soar_ext.roles import INSPECTOR
 
 PLUGIN_LABEL = "换房验房"
@@ -265,25 +265,10 @@ def status_condition(code: str) -> ColumnElement[bool]:
     return and_(allocated, _matched(), exists().where(and_(i.c.yfzt == code, i.c.pdid == p.c.pdid)))
 
 
-def _choice(filters: Mapping[str, object], key: str, choices: Mapping[str, str], label: str) -> str | None:
-    value = filters.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or value not in choices:
-        allowed = "、".join(choices.values())
-        raise InvalidInput(f"查询条件「{label}」的取值「{str(value)[:20]}」不正确，可选：{allowed}。")
-    return value
-
-
-def _requires_pairings(query: Select, screen: str) -> None:
-    if not any(p in find_tables(f, include_joins=False) for f in query.get_final_froms()):
-        raise ValueError(f"screen {screen}: the query does not select from {p.name}")
-
-
 def amend_business_query(query: Select, filters: Mapping[str, object]) -> Select:
     """Add the new columns and filters of the exchange business query."""
-    status = _choice(filters, FILTER_STATUS, STATUS_CHOICES, "验房状态")
-    signed = _choice(filters, FILTER_SIGNED, SIGNED_CHOICES, "是否已签合同")
+    status = choice_filter(filters, FILTER_STATUS, STATUS_CHOICES, "验房状态")
+    signed = choice_filter(filters, FILTER_SIGNED, SIGNED_CHOICES, "是否已签合同")
     confirmed_at = select(i.c.yfqrsj).where(i.c.pdid == p.c.pdid).scalar_subquery()
     query = query.add_columns(
         confirmed_at.label(COLUMN_CONFIRMED_AT),
@@ -313,9 +298,9 @@ def soar_query_fields(screen: str) -> list[QueryField] | None:
 @hookimpl
 def soar_query_build(screen: str, query: Select, filters: dict[str, object]) -> Select | None:
     if screen == SCREEN_INSPECTION:
-        _requires_pairings(query, screen)
+        require_tables(query, screen, p)
         return query.where(p.c.hflx != ExchangeKind.UNALLOCATED)
     if screen == SCREEN_BUSINESS:
-        _requires_pairings(query, screen)
+        require_tables(query, screen, p)
         return amend_business_query(query, filters)
     return None

@@ -10,6 +10,10 @@ renew it (续租) every three years; a few moved out, some have drafts awaiting 
 Around that: allocation batches (调房划拨 with some adjustment leases 调房, 选房划拨 for
 applicants still waiting), exchange pairings (换房) with inspections (验房) and exchange
 leases, and co-construction projects (配建项目) with their surveyed houses (测绘).
+
+Allocation batches of the last months (and the newest of each kind) are still open (办理中), the
+others completed (已办结). A few 廉租房 applicants waiting for a house have a stray ``%`` or ``_``
+in their name, as data entry sometimes leaves them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, Final
 from soar_ext.db import legacy
 from soar_ext.db.codes import (
     DISTRICTS,
+    AllocationBatchStatus,
     AllocationKind,
     ApprovalStatus,
     ContractStatus,
@@ -47,6 +52,8 @@ FIRST_APPLICATION: Final = dt.date(2015, 6, 1)
 LOTTERY_YEARS: Final = range(2016, 2025)
 LEASE_YEARS: Final = 3
 DEPOSIT_MONTHS: Final = 2
+OPEN_BATCH_DAYS: Final = 120
+"""Allocation batches created within this many days before :data:`BASE_DATE` are still open (办理中)."""
 SURVEY_CATALOG_SEED: Final = 2019
 """The survey simulator's default catalog seed: co-construction projects carry the same names."""
 
@@ -569,13 +576,14 @@ class DatasetBuilder:
 
     # -- allocation batches --------------------------------------------------------------
 
-    def _batch(self, kind: str, created: dt.datetime, name: str) -> str:
+    def _batch(self, kind: str, created: dt.datetime, name: str, status: str) -> str:
         pcid = self._guid()
         self.tables["tpg_hbpc"].append(
             {
                 "pcid": pcid,
                 "hblx": kind,
                 "pcmc": name,
+                "pczt": status,
                 "qx": self.rng.choice(_HZ_DISTRICTS),
                 "czyid": self.rng.choice(self.operators),
                 "cjsj": created,
@@ -620,9 +628,10 @@ class DatasetBuilder:
         days = sorted(
             self._date_between(dt.date(2022, 1, 1), BASE_DATE - _days(5)) for _ in range(max(2, self.households // 600))
         )
-        for day in days:
+        for n, day in enumerate(days):
             created = self._at(day)
-            pcid = self._batch(AllocationKind.SELECTION, created, title(AllocationKind.SELECTION, day))
+            status = _batch_status(day, newest=n == len(days) - 1)
+            pcid = self._batch(AllocationKind.SELECTION, created, title(AllocationKind.SELECTION, day), status)
             eligible = [f for f in waiting if not f.busy and f.lottery_on and f.lottery_on <= day]
             chosen = rng.sample(eligible, min(len(eligible), rng.randint(8, 30)))
             for family in chosen:
@@ -634,9 +643,10 @@ class DatasetBuilder:
             self._date_between(dt.date(2022, 1, 1), BASE_DATE - _days(5)) for _ in range(max(2, self.households // 900))
         )
         in_force = [f for f in self.families if f.tenant_in_force()]
-        for day in days:
+        for n, day in enumerate(days):
             created = self._at(day)
-            pcid = self._batch(AllocationKind.ADJUSTMENT, created, title(AllocationKind.ADJUSTMENT, day))
+            status = _batch_status(day, newest=n == len(days) - 1)
+            pcid = self._batch(AllocationKind.ADJUSTMENT, created, title(AllocationKind.ADJUSTMENT, day), status)
             tenants = [f for f in in_force if not f.busy and f.last.start < day]  # type: ignore[union-attr]
             chosen = rng.sample(tenants, min(len(tenants), rng.randint(3, 10)))
             for family in chosen:
@@ -647,6 +657,9 @@ class DatasetBuilder:
                 start = day + _days(rng.randint(10, 40))
                 old = family.last
                 assert old is not None
+                if status == AllocationBatchStatus.OPEN:
+                    # still 办理中: the move is at most prepared (a draft lease), the family lives where it did
+                    start = max(start, BASE_DATE + _days(5))
                 if start <= BASE_DATE - _days(1):
                     old.htzt = ContractStatus.TERMINATED
                     new = self._signed(family, ContractType.ADJUSTMENT, start, old.end, start)
@@ -911,6 +924,20 @@ class DatasetBuilder:
                     }
                 )
 
+    # -- data-entry oddities --------------------------------------------------------------
+
+    def _data_entry_names(self) -> None:
+        """A few 廉租房 applicants waiting for a house carry a stray ``%`` or ``_`` in their name.
+
+        Chosen in family order without drawing from the random generator, so every other row
+        stays as it was.
+        """
+        persons = {row["ryid"]: row for row in self.tables["tpg_ryxx"]}
+        waiting = [f for f in self.families if f.bzlx == GuaranteeType.LOW_RENT and f.lottery_on and not f.contracts]
+        for n, family in enumerate(waiting[: vocab.DATA_ENTRY_NAME_COUNT * 2]):
+            person = persons[family.row["sqrid"]]
+            person["xm"] = vocab.data_entry_name(person["xm"], n)
+
     # -- entry point ---------------------------------------------------------------------
 
     def build(self) -> dict[str, list[Row]]:
@@ -924,7 +951,15 @@ class DatasetBuilder:
         self._exchanges()
         self._finish_leases()
         self._coconstruction()
+        self._data_entry_names()
         return self.tables
+
+
+def _batch_status(day: dt.date, *, newest: bool) -> str:
+    """Batches of the last :data:`OPEN_BATCH_DAYS` days, and the newest of each kind, are still 办理中."""
+    if newest or (BASE_DATE - day).days <= OPEN_BATCH_DAYS:
+        return AllocationBatchStatus.OPEN
+    return AllocationBatchStatus.COMPLETED
 
 
 def _layout(area: Decimal) -> str:

@@ -37,6 +37,24 @@ def given_name(rng: random.Random, gender: str) -> str:
     return rng.choice(pool + _GIVEN_ANY) + rng.choice(pool)
 
 
+# Names as they sometimes arrive from data entry or migrated records: with a stray % or _. They
+# exercise the name filters, which must take both characters literally (not as LIKE wildcards).
+_DATA_ENTRY_VARIANTS: Final = (
+    lambda name: name + "%",
+    lambda name: name[:1] + "_" + name[1:],
+    lambda name: "%" + name,
+    lambda name: "_" + name,
+    lambda name: name[:1] + "%" + name[1:],
+    lambda name: name + "_",
+)
+DATA_ENTRY_NAME_COUNT: Final = len(_DATA_ENTRY_VARIANTS)
+
+
+def data_entry_name(name: str, n: int) -> str:
+    """The ``n``-th data-entry variant of a name (a ``%`` or ``_`` inserted), cycling through them."""
+    return _DATA_ENTRY_VARIANTS[n % len(_DATA_ENTRY_VARIANTS)](name)
+
+
 # Streets and roads per district (real names).
 STREETS: Final[dict[str, tuple[str, ...]]] = {
     "330102": ("解放路", "延安路", "望江路", "凤起东路", "秋涛路", "景芳路", "钱江路", "九堡大道", "丁桥路"),

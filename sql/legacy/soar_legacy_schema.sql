@@ -69,6 +69,7 @@ CREATE TABLE tpg_hbpc (
     pcid VARCHAR2(32 CHAR) NOT NULL,
     hblx VARCHAR2(2 CHAR) NOT NULL,
     pcmc VARCHAR2(200 CHAR),
+    pczt VARCHAR2(2 CHAR) NOT NULL,
     qx VARCHAR2(6 CHAR),
     czyid VARCHAR2(32 CHAR),
     cjsj DATE,
@@ -78,6 +79,7 @@ COMMENT ON TABLE tpg_hbpc IS '房源划拨批次表';
 COMMENT ON COLUMN tpg_hbpc.pcid IS '划拨批次ID';
 COMMENT ON COLUMN tpg_hbpc.hblx IS '划拨类型代码（01调房划拨 02选房划拨）';
 COMMENT ON COLUMN tpg_hbpc.pcmc IS '批次名称';
+COMMENT ON COLUMN tpg_hbpc.pczt IS '批次状态代码（01办理中 02已办结 03已撤销）';
 COMMENT ON COLUMN tpg_hbpc.qx IS '区县代码';
 COMMENT ON COLUMN tpg_hbpc.czyid IS '经办人ID';
 COMMENT ON COLUMN tpg_hbpc.cjsj IS '创建时间';

@@ -41,6 +41,7 @@ from soar_ext.console.web import (
 from soar_ext.console.widgets import Link
 from soar_ext.db.codes import (
     DISTRICTS,
+    AllocationBatchStatus,
     AllocationKind,
     ApprovalStatus,
     ContractStatus,
@@ -157,7 +158,16 @@ def create_batch(request: Request, form: FormData) -> Response:
     check_lengths(b, values)
     pcid = new_id().upper()
     with soar_call(request) as ctx:
-        ctx.connection.execute(insert(b).values(pcid=pcid, hblx=kind, czyid=ctx.operator.id, cjsj=ctx.now(), **values))
+        ctx.connection.execute(
+            insert(b).values(
+                pcid=pcid,
+                hblx=kind,
+                pczt=AllocationBatchStatus.OPEN,
+                czyid=ctx.operator.id,
+                cjsj=ctx.now(),
+                **values,
+            )
+        )
     return redirect(request, f"/allocation/{slug}/{pcid}", [notice(f"已新建批次「{name}」。", "ok")])
 
 
