@@ -236,7 +236,8 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(docrepo_sim,
         receipts = await asyncio.gather(*(upload(client, content=f"doc {i}".encode()) for i in range(21)))
         elapsed = time.monotonic() - started
     assert len({r.repo_id for r in receipts}) == 21
-    assert 0.9 <= elapsed <= 1.6
+    # never faster than the rate; the upper bound only catches a limiter far slower than asked (loaded CI)
+    assert 0.9 <= elapsed <= 4.0
 
 
 def test_sync_code_can_call_through_the_adapter_registry(docrepo_sim, fast_http):

@@ -370,7 +370,8 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(qianjiang_si
         await asyncio.gather(*(client.score(make_id(i), "张三", "AUTH-1") for i in range(21)))
         elapsed = time.monotonic() - started
     # 1 immediate call + 20 more at 20/s → about one second
-    assert 0.9 <= elapsed <= 1.6
+    # never faster than the rate; the upper bound only catches a limiter far slower than asked (loaded CI)
+    assert 0.9 <= elapsed <= 4.0
     assert qianjiang_sim.state.plan.calls("score") == 21
 
 

@@ -234,8 +234,9 @@ async def test_rate_limiter_holds_throughput_to_the_configured_rate(survey_sim, 
                 done += 1
 
         await asyncio.gather(*(worker() for _ in range(8)))
-    # burst 5 + 25/s over ~1 s (workers may finish one call past the deadline)
-    assert 24 <= done <= 5 + 25 + 8 + 2
+    # never more than burst 5 + 25/s over ~1 s (workers may finish one call past the deadline); the lower
+    # bound only catches a limiter far slower than asked, since a loaded machine answers slower
+    assert 10 <= done <= 5 + 25 + 8 + 2
 
 
 def test_sync_code_can_call_through_the_adapter_registry(survey_sim, fast_http):
