@@ -284,6 +284,28 @@ def test_query_block_that_raises_finishes_the_entry_as_an_error(tmp_path: Path) 
     store.dispose()
 
 
+def test_finish_all_writes_each_outcome_to_its_own_entry(soar_url: str, tmp_path: Path) -> None:
+    """Outcomes with and without detail, finished together, each land on their own intent."""
+    if soar_url.startswith("postgresql"):
+        soar_database(soar_url).dispose()  # the audit table lives in SOAR's database there
+        store = AuditStore(soar_url)
+    else:
+        store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    sink = build_audit_sink(Config(), store=store)
+    events = [AuditEvent(action="batch", operator_id="u", purpose="p", detail={"n": n}) for n in range(5)]
+    entries = sink.begin_all(events)
+    outcomes = [(e, "ok" if n % 2 else "no_record", {"rows": n} if n % 2 else None) for n, e in enumerate(entries)]
+    sink.finish_all(outcomes)
+    rows = {r.id: r for r in read_entries(store, limit=100) if r.id in {e.id for e in entries}}
+    assert len(rows) == 5 and unfinished_entries(store) == []
+    for n, entry in enumerate(entries):
+        row = rows[entry.id]
+        assert row.state == "done"
+        assert row.result_status == ("ok" if n % 2 else "no_record")
+        assert row.detail == ({"n": n, "rows": n} if n % 2 else {"n": n})
+    store.dispose()
+
+
 def test_a_sqlite_audit_file_from_revision_0001_gets_the_new_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.audit.db"
     old = make_engine(f"sqlite:///{path}")
