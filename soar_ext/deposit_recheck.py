@@ -40,16 +40,34 @@ from soar_ext.context import SoarContext
 from soar_ext.db.codes import ContractStatus, ContractType
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, families, persons
-from soar_ext.errors import InvalidInput
+from soar_ext.errors import InvalidInput, PermissionDenied
 from soar_ext.export.audited import export_workbook
 from soar_ext.export.xlsx import Column, SheetSpec
-from soar_ext.hook_payloads import ActionResult, Badge, ContractDraft, JobSpec, KeyValues, Notice, Table, TableRow
+from soar_ext.hook_payloads import (
+    ActionForm,
+    ActionRequest,
+    ActionResult,
+    Badge,
+    ContractDraft,
+    Contribution,
+    DetailView,
+    InputField,
+    JobSpec,
+    KeyValues,
+    Notice,
+    Table,
+    TableRow,
+)
 from soar_ext.hooks import deposit_waiver as waiver
 from soar_ext.idnumber import mask_name
 from soar_ext.roles import BATCH_CHECKER
 
 JOB_NAME = "deposit_waiver.recheck"
 JOB_LABEL = "押金减免待复核重新核验"
+#: The 立即复核 button on the job's page (``DetailView("batch_job", JOB_NAME)``).
+RUN_ACTION = "deposit_waiver.recheck_now"
+RUN_ROLE_ACTION = "运行押金减免待复核重新核验"
+INPUT_SINCE = "since"
 PURPOSE = "公租房押金减免复核"
 REFUND_TITLE = "押金退还清单"
 #: The audit action and purpose of handing out the refund list.
@@ -328,3 +346,54 @@ def run_job(ctx: SoarContext, since: object = None) -> ActionResult:
 def job_spec() -> JobSpec:
     """The job as ``soar_register_jobs`` offers it."""
     return JobSpec(name=JOB_NAME, label=JOB_LABEL, run=run_job, required_role=BATCH_CHECKER)
+
+
+def job_page(ctx: SoarContext, view: DetailView) -> list[Contribution] | None:
+    """On the job's page: how many decisions wait for re-check, and the 立即复核 button."""
+    if view.entity != "batch_job" or view.key != JOB_NAME:
+        return None
+    waiting = len(flagged_decisions(ctx.connection))
+    panel = Contribution(
+        kind="panel",
+        key="deposit_waiver.recheck_status",
+        label="待复核情况",
+        content=KeyValues(
+            items=[("待复核记录", str(waiting))],
+            title="待复核情况",
+            badge=Badge("有待复核记录", "warn") if waiting else Badge("暂无待复核记录", "ok"),
+        ),
+    )
+    try:
+        ctx.operator.require(BATCH_CHECKER, RUN_ROLE_ACTION)
+        hint = None if waiting else "暂无待复核记录。"
+    except PermissionDenied as exc:
+        hint = str(exc)
+    action = Contribution(
+        kind="action",
+        key=RUN_ACTION,
+        label="立即复核",
+        enabled=hint is None,
+        hint=hint,
+        content=ActionForm(
+            inputs=(
+                InputField(
+                    INPUT_SINCE,
+                    "仅复核此日期以来标记的记录（可不填）",
+                    type="date",
+                    placeholder="2024-07-01",
+                    max_length=10,
+                ),
+            ),
+            confirm="将重新查询待复核家庭成员的钱江分，确定现在复核吗？",
+            submit_label="开始复核",
+        ),
+    )
+    return [panel, action]
+
+
+def run_now(ctx: SoarContext, request: ActionRequest) -> ActionResult | None:
+    """The 立即复核 button: the job, as the operator (who must hold the batch-checker role)."""
+    if request.key != RUN_ACTION:
+        return None
+    ctx.operator.require(BATCH_CHECKER, RUN_ROLE_ACTION)
+    return run_job(ctx, since=request.params.get(INPUT_SINCE))

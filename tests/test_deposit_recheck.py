@@ -18,9 +18,9 @@ from soar_ext.context import Operator
 from soar_ext.db.codes import ContractStatus, ContractType, Relation
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, persons
-from soar_ext.deposit_recheck import JOB_NAME, REFUND_HEADERS, REFUND_TITLE, RefundRow, refund_sheet
+from soar_ext.deposit_recheck import JOB_NAME, REFUND_HEADERS, REFUND_TITLE, RUN_ACTION, RefundRow, refund_sheet
 from soar_ext.export.xlsx import XLSX_CONTENT_TYPE, write_xlsx
-from soar_ext.hook_payloads import ContractDraft
+from soar_ext.hook_payloads import ActionRequest, ContractDraft, DetailView
 from soar_ext.hooks import deposit_waiver
 from soar_ext.host import SoarHost
 from tests.export_readers import assert_no_formulas, calamine_sheets, openpyxl_book
@@ -353,3 +353,51 @@ def test_cli_deposit_recheck_writes_the_refund_list(engine, sim, url, tmp_path, 
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "-o", str(missing)]) == 2
     assert "no-such-dir" in capsys.readouterr().err and len(_export_entries(url, host)) == 3
     assert main(["deposit", "recheck", "--url", url, "--operator-id", "admin1", "--since", "yesterday"]) == 2
+
+
+def _job_page(engine, host, operator):
+    with engine.connect() as conn:
+        return host.detail_view(host.context(operator, conn), DetailView("batch_job", JOB_NAME))
+
+
+def test_job_page_shows_the_waiting_count_and_runs_the_recheck_from_its_button(engine, sim) -> None:
+    host = _host(sim)
+    family_id, people, htid = _family(engine)
+    sim.state.plan.set("status_5xx", status=503)
+    _sign(engine, host, htid, family_id)
+    sim.state.reset()
+    sim.state.set_score(people[0][1], 720)
+    panel, button = _job_page(engine, host, CHECKER)
+    assert (panel.kind, panel.content.items) == ("panel", [("待复核记录", "1")])
+    assert (button.kind, button.key, button.enabled, button.plugin) == ("action", RUN_ACTION, True, "deposit_waiver")
+    with engine.begin() as conn:
+        result = host.action(
+            host.context(CHECKER, conn, clock=lambda: LATER),
+            ActionRequest(RUN_ACTION, params={"since": ""}, plugin=button.plugin),
+        )
+    assert result.ok and "复核后减免 1 条" in result.message
+    assert _decision(engine, htid)["needs_recheck"] == 0
+    _panel, after = _job_page(engine, host, CHECKER)
+    assert not after.enabled and after.hint == "暂无待复核记录。"
+
+
+def test_job_page_button_is_disabled_and_refused_without_the_batch_checker_role(engine, sim) -> None:
+    host = _host(sim)
+    family_id, _people, htid = _family(engine)
+    sim.state.plan.set("status_5xx", status=503)
+    _sign(engine, host, htid, family_id)
+    sim.state.reset()
+    _panel, button = _job_page(engine, host, CLERK)
+    assert not button.enabled and "批量核查人员" in (button.hint or "")
+    with engine.begin() as conn:
+        result = host.action(host.context(CLERK, conn), ActionRequest(RUN_ACTION, plugin="deposit_waiver"))
+    assert not result.ok and "批量核查人员" in result.message
+    assert _decision(engine, htid)["needs_recheck"] == 1 and sim.state.plan.calls("score") == 0
+
+
+def test_other_pages_get_nothing_from_the_recheck(engine, sim) -> None:
+    host = _host(sim)
+    with engine.connect() as conn:
+        ctx = host.context(CHECKER, conn)
+        assert host.detail_view(ctx, DetailView("batch_job", "other.job")) == []
+        assert host.detail_view(ctx, DetailView("person", JOB_NAME)) == []

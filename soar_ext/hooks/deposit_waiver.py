@@ -38,7 +38,15 @@ from soar_ext.db.codes import ContractStatus, ContractType, Relation
 from soar_ext.db.extension import deposit_decisions
 from soar_ext.db.legacy import contracts, family_members, persons
 from soar_ext.errors import InvalidInput
-from soar_ext.hook_payloads import ContractDraft, JobSpec, PreContractVerdict
+from soar_ext.hook_payloads import (
+    ActionRequest,
+    ActionResult,
+    ContractDraft,
+    Contribution,
+    DetailView,
+    JobSpec,
+    PreContractVerdict,
+)
 from soar_ext.idnumber import InvalidIdNumber, age_on, mask_id_number, mask_name, normalize_id_number
 from soar_ext.log_masking import get_logger
 
@@ -461,3 +469,19 @@ def soar_register_jobs(ctx: SoarContext) -> list[JobSpec]:
     from soar_ext import deposit_recheck
 
     return [deposit_recheck.job_spec()]
+
+
+@hookimpl
+def soar_detail_view(ctx: SoarContext, view: DetailView) -> list[Contribution] | None:
+    """The re-check job's page: the number of 待复核 decisions and a 立即复核 button."""
+    from soar_ext import deposit_recheck
+
+    return deposit_recheck.job_page(ctx, view)
+
+
+@hookimpl
+def soar_action(ctx: SoarContext, request: ActionRequest) -> ActionResult | None:
+    """立即复核 (``deposit_waiver.recheck_now``): the re-check job run from its page."""
+    from soar_ext import deposit_recheck
+
+    return deposit_recheck.run_now(ctx, request)
