@@ -113,6 +113,17 @@ def _flagged_households(engine, sim, host):
     return a, b, c
 
 
+def _one_flagged_household(engine, sim, score: int = 720):
+    """One household signed while the service was down (待复核); the member scores ``score`` afterwards."""
+    host = _host(sim)
+    family_id, people, htid = _family(engine)
+    sim.state.plan.set("status_5xx", status=503)
+    _sign(engine, host, htid, family_id)
+    sim.state.reset()
+    sim.state.set_score(people[0][1], score)
+    return host, htid
+
+
 def _refund_rows_read_back(source: Path | bytes) -> list[list[object]]:
     """The refund list's rows as python-calamine reads them (the header first); it is the only sheet."""
     sheets = calamine_sheets(source)
@@ -236,12 +247,7 @@ def test_household_whose_adults_all_have_invalid_ids_is_told_which_and_flagged(e
 
 
 def test_recheck_needs_the_batch_checker_role_and_changes_nothing_without_it(engine, sim) -> None:
-    host = _host(sim)
-    family_id, people, htid = _family(engine)
-    sim.state.plan.set("status_5xx", status=503)
-    _sign(engine, host, htid, family_id)
-    sim.state.reset()
-    sim.state.set_score(people[0][1], 720)
+    _unused, htid = _one_flagged_household(engine, sim)
     result = _run(engine, sim, operator=CLERK)
     assert not result.ok and "批量核查人员" in result.message
     assert _decision(engine, htid)["needs_recheck"] == 1 and sim.state.plan.calls("score") == 0
@@ -361,12 +367,7 @@ def _job_page(engine, host, operator):
 
 
 def test_job_page_shows_the_waiting_count_and_runs_the_recheck_from_its_button(engine, sim) -> None:
-    host = _host(sim)
-    family_id, people, htid = _family(engine)
-    sim.state.plan.set("status_5xx", status=503)
-    _sign(engine, host, htid, family_id)
-    sim.state.reset()
-    sim.state.set_score(people[0][1], 720)
+    host, htid = _one_flagged_household(engine, sim)
     panel, button = _job_page(engine, host, CHECKER)
     assert (panel.kind, panel.content.items) == ("panel", [("待复核记录", "1")])
     assert (button.kind, button.key, button.enabled, button.plugin) == ("action", RUN_ACTION, True, "deposit_waiver")
@@ -382,11 +383,7 @@ def test_job_page_shows_the_waiting_count_and_runs_the_recheck_from_its_button(e
 
 
 def test_job_page_button_is_disabled_and_refused_without_the_batch_checker_role(engine, sim) -> None:
-    host = _host(sim)
-    family_id, _people, htid = _family(engine)
-    sim.state.plan.set("status_5xx", status=503)
-    _sign(engine, host, htid, family_id)
-    sim.state.reset()
+    host, htid = _one_flagged_household(engine, sim)
     _panel, button = _job_page(engine, host, CLERK)
     assert not button.enabled and "批量核查人员" in (button.hint or "")
     with engine.begin() as conn:
