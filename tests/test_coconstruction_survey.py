@@ -106,7 +106,7 @@ def test_match_after_normalisation_links_a_differently_written_name(bench: Bench
 
 
 def test_number_match_with_another_name_waits_for_confirmation_and_links_nothing(bench: Bench) -> None:
-    number, name = CATALOG[1]
+    number, _name = CATALOG[1]
     pid = bench.new_project(number, "完全不同的名称地块")
     link = bench.link(pid)
     assert link.link_state == "pending" and link.chxmbh is None

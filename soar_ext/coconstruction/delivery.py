@@ -125,9 +125,17 @@ class DeliveryWorker:
         return self._record(outcomes)
 
     def run(
-        self, *, once: bool = True, stop: threading.Event | None = None, where: ColumnElement[bool] | None = None
+        self,
+        *,
+        once: bool = True,
+        stop: threading.Event | None = None,
+        where: ColumnElement[bool] | None = None,
+        progress: Callable[[DeliveryReport], None] | None = None,
     ) -> DeliveryReport:
-        """Deliver until nothing is due (``once``), or until ``stop`` is set, pausing when idle."""
+        """Deliver until nothing is due (``once``), or until ``stop`` is set, pausing when idle.
+
+        ``progress`` is called with each batch's report.
+        """
         total = DeliveryReport()
         stop = stop or threading.Event()
         while not stop.is_set():
@@ -138,6 +146,8 @@ class DeliveryWorker:
                 stop.wait(self.settings.worker_idle_seconds)
                 continue
             total.add(report)
+            if progress is not None:
+                progress(report)
         return total
 
     # ------------------------------------------------------------------ uploading
