@@ -1,4 +1,4 @@
-"""配建项目 收件 → outbox → 统一资料库, over loopback: all four types, rollback, duplicates, outages, verification, bad input."""
+"""配建项目 收件 → outbox → 统一资料库 over loopback: four types, rollback, duplicates, outages, bad input."""
 
 from __future__ import annotations
 
