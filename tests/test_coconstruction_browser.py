@@ -81,3 +81,12 @@ def test_a_renamed_project_waits_for_confirmation_and_refuses_a_fake_pdf(console
         == []
     )
     console.screenshot(page, "project-coconstruction-confirm")
+
+    receive_documents(page, {"02": ("承诺书.pdf", SAMPLE_PDF)})
+    page.goto(console.url("/jobs/co_construction.deliver"))
+    queue = page.locator("section.panel[data-plugin='co_construction']", has_text="资料上传队列")
+    expect(queue).to_contain_text("1 份（其中 0 份为失败后等待重试）")
+    page.locator(".contributed-action button", has_text="运行一轮上传").click()
+    expect(page.locator(".flash")).to_contain_text("本次上传并校验 1 份")
+    page.goto(console.url(f"/projects/{pid}"))
+    expect(page.locator(DOCUMENTS).locator("tr", has_text="工程建设进度承诺书")).to_contain_text("已上传")

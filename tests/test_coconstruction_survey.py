@@ -242,3 +242,37 @@ def test_local_copy_is_used_only_while_the_service_is_down_and_never_overwrites_
     assert kept.last_error and kept.synced_at == served.synced_at
     assert "最近一次同步" in texts(blocks_of(bench, pid))
     bench.sims.survey_state.plan.clear()
+
+
+def test_a_slow_surveying_service_holds_the_save_no_longer_than_the_budget(tmp_path: Path, sims: Simulators) -> None:
+    import time
+
+    from soar_ext.adapters.simulators.config import SimulatorConfig
+
+    bench = bench_on(f"sqlite:///{tmp_path / 'slow.db'}", sims, settings={"survey_timeout_seconds": "0.6"})
+    try:
+        sims.survey_state.configure(SimulatorConfig(latency_ms=(400, 400)))
+        number, name = CATALOG[6]
+        started = time.monotonic()
+        pid = bench.new_project(number, name)  # three calls of 0.4 s each would need 1.2 s
+        assert time.monotonic() - started < 1.1
+        link = bench.link(pid)
+        assert link.link_state == "unavailable" and "测绘服务在0.6秒内未应答" in link.last_error
+    finally:
+        sims.survey_state.configure(SimulatorConfig())
+        sims.survey_state.wait_idle()
+        bench.close()
+
+
+def test_startup_reports_bad_settings_and_missing_tables(tmp_path: Path) -> None:
+    from soar_ext.db.engine import make_engine
+    from soar_ext.hooks import co_construction
+    from tests.host_fixtures import make_context, make_host
+
+    host = make_host([("co_construction", co_construction)], settings={"co_construction": {"discrepancy_percent": "x"}})
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with engine.connect() as conn:
+        problems = host.startup(make_context(conn, host))
+    engine.dispose()
+    assert any("discrepancy_percent must be a number" in p for p in problems)
+    assert any("sx_pjxm_survey" in p and "0007" in p for p in problems)

@@ -137,3 +137,18 @@ def test_two_workers_on_postgresql_deliver_each_entry_once(pg_url: str, tmp_path
     finally:
         sims.repo_state.configure(SimulatorConfig())
         bench.close()
+
+
+def test_the_deliver_command_refuses_to_run_unless_the_plugin_is_on(tmp_path: Path, sims: Simulators) -> None:
+    url = f"sqlite:///{tmp_path / 'soar.db'}"
+    bench = bench_on(url, sims)
+    try:
+        pid = bench.new_project(NUMBER, NAME)
+        receive_many(bench, pid, 1)
+        env = {**worker_env(bench, url), "SOAR_EXT_PLUGIN_CO_CONSTRUCTION": "shadow"}
+        proc = start_worker(env, tmp_path, once=True)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and "mode shadow" in err
+        assert [e.wq_status for e in bench.entries(pid)] == ["pending"] and sims.repo_state.count() == 0
+    finally:
+        bench.close()

@@ -8,7 +8,7 @@ key                         meaning                                             
 ``max_file_bytes``          largest document accepted at 收件                        50 MiB
 ``allowed_extensions``      extensions accepted (list or comma-separated text)       pdf, jpg, jpeg, png,
                                                                                      tif, tiff, doc, docx
-``survey_timeout_seconds``  longest wait for the surveying service inside a save     10
+``survey_timeout_seconds``  longest wait for the surveying service in one sync       10
 ``worker_batch``            entries a worker claims at a time                        8
 ``worker_concurrency``      uploads one worker runs at once                          4
 ``worker_idle_seconds``     pause of a continuous worker when nothing is due         2

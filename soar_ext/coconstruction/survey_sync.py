@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -116,32 +117,45 @@ def _client(ctx: SoarContext) -> Any:
         raise SurveyUnavailable("测绘服务未配置或配置有误") from None
 
 
-def _call(ctx: SoarContext, settings: CoConstructionSettings, coro: Any) -> Any:
+class Budget:
+    """The time one sync may spend waiting for the surveying service (inside SOAR's save)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+def _call(ctx: SoarContext, budget: Budget, coro: Any) -> Any:
+    left = budget.left()
+    if left <= 0:
+        coro.close()
+        raise SurveyUnavailable(f"测绘服务在{budget.seconds:g}秒内未应答")
     try:
-        return ctx.adapters.run(coro, timeout=settings.survey_timeout_seconds)
+        return ctx.adapters.run(coro, timeout=left)
     except SurveyProjectNotFound:
         raise
     except AdapterError as exc:
         raise SurveyUnavailable(f"测绘服务暂不可用（{exc.reason}）") from None
     except TimeoutError:
-        raise SurveyUnavailable(f"测绘服务在{settings.survey_timeout_seconds:g}秒内未应答") from None
+        raise SurveyUnavailable(f"测绘服务在{budget.seconds:g}秒内未应答") from None
     except RuntimeError as exc:
         raise SurveyUnavailable(f"测绘服务暂不可用（{exc}）") from None
 
 
-def _surveyed_projects(
-    ctx: SoarContext, settings: CoConstructionSettings, number: str, name: str
-) -> list[tuple[str, str]]:
+def _surveyed_projects(ctx: SoarContext, budget: Budget, number: str, name: str) -> list[tuple[str, str]]:
     client = _client(ctx)
-    found = list(_call(ctx, settings, client.find_projects(number=number)))
+    found = list(_call(ctx, budget, client.find_projects(number=number)))
     fragment = search_fragment(name)
     if fragment:
-        found += _call(ctx, settings, client.find_projects(name=fragment))
+        found += _call(ctx, budget, client.find_projects(name=fragment))
     return [(p.number, p.name) for p in found]
 
 
-def _service_figures(ctx: SoarContext, settings: CoConstructionSettings, number: str) -> Figures:
-    houses: list[SurveyedHouse] = _call(ctx, settings, _client(ctx).houses(number))
+def _service_figures(ctx: SoarContext, budget: Budget, number: str) -> Figures:
+    houses: list[SurveyedHouse] = _call(ctx, budget, _client(ctx).houses(number))
     return figures_of([(h.predicted_area, h.measured_area) for h in houses])
 
 
@@ -252,6 +266,7 @@ def _linked_values(project: Any, number: str, name: str, kind: str) -> dict[str,
 def sync_project(ctx: SoarContext, project: Any, settings: CoConstructionSettings) -> SyncOutcome:
     """Link (or re-link) ``project`` (a ``tpg_pjxm`` row) and refresh its figures, in the caller's transaction."""
     conn, at = ctx.connection, ctx.now()
+    budget = Budget(settings.survey_timeout_seconds)  # all calls of this sync together
     existing = link_of(conn, project.pjxmid)
     keep = (
         existing is not None
@@ -264,7 +279,7 @@ def sync_project(ctx: SoarContext, project: Any, settings: CoConstructionSetting
             number, name, kind = existing.chxmbh, existing.chxmmc, existing.match_kind
         else:
             outcome = match_projects(
-                project.xmbh, project.xmmc, _surveyed_projects(ctx, settings, project.xmbh, project.xmmc)
+                project.xmbh, project.xmmc, _surveyed_projects(ctx, budget, project.xmbh, project.xmmc)
             )
             if outcome.linked is None:
                 state = PENDING if outcome.candidates else NOT_FOUND
@@ -290,7 +305,7 @@ def sync_project(ctx: SoarContext, project: Any, settings: CoConstructionSetting
                     state, f"测绘系统中未找到项目编号为「{project.xmbh}」或名称为「{project.xmmc}」的测绘项目。"
                 )
             number, name, kind = outcome.linked.number, outcome.linked.name, outcome.kind or "exact"
-        figures = _service_figures(ctx, settings, number)
+        figures = _service_figures(ctx, budget, number)
     except SurveyUnavailable as exc:
         return _fallback(conn, project, existing, settings, exc.reason, at)
     except SurveyProjectNotFound:
@@ -327,7 +342,7 @@ def confirm_link(ctx: SoarContext, project: Any, number: object, settings: CoCon
     if existing is None or existing.link_state != PENDING or chosen not in candidates:
         raise InvalidInput(f"测绘项目「{chosen[:30]}」不在本项目待确认的候选列表中，请刷新页面后重新选择。")
     try:
-        figures = _service_figures(ctx, settings, chosen)
+        figures = _service_figures(ctx, Budget(settings.survey_timeout_seconds), chosen)
     except SurveyUnavailable as exc:
         raise InvalidInput(f"{exc.reason}，暂不能确认关联，请稍后再试。") from None
     except SurveyProjectNotFound:
