@@ -82,6 +82,7 @@ def test_all_four_types_are_queued_in_soars_transaction_and_tracked_until_upload
         assert stored.business_keys == {"projectNumber": NUMBER, "projectId": pid}
         assert entry.repo_doc_id in shown[DocumentType.LABELS[entry.doc_type]][1]
     assert bench.sims.repo_state.count() == 4
+    assert bench.count(document_contents) == 0, "confirmed documents' bytes are dropped from the outbox"
 
 
 def test_a_rolled_back_soar_save_leaves_no_outbox_entry(bench: Bench) -> None:
@@ -124,6 +125,7 @@ def test_repository_outage_queues_retries_with_backoff_and_then_confirms(bench: 
     bench.sims.repo_state.plan.set("status_5xx", None)
     report = bench.deliver()
     assert (report.uploaded, report.retrying, report.failed) == (0, 4, 0)
+    assert bench.count(document_contents) == 4, "the bytes stay until the repository confirmed them"
     entries = bench.entries(pid)
     assert {(e.wq_status, e.wq_attempts) for e in entries} == {("pending", 1)}
     assert all(e.wq_due_at > T0 and e.repo_doc_id is None for e in entries)
@@ -140,6 +142,7 @@ def test_repository_outage_queues_retries_with_backoff_and_then_confirms(bench: 
     assert report.uploaded == 4
     assert {e.wq_status for e in bench.entries(pid)} == {"done"} and bench.sims.repo_state.count() == 4
     assert {s for s, _d in statuses(bench, pid).values()} == {"已上传"}
+    assert bench.count(document_contents) == 0
 
 
 def test_an_upload_whose_repository_hash_does_not_match_is_not_marked_uploaded(bench: Bench) -> None:

@@ -7,7 +7,9 @@ hash — the repository returns its existing record for the same bytes, type and
 entry repeated after a takeover creates no second record. An entry is marked 已上传 (``done``,
 with the repository's id) only after the repository's receipt *and* its stored metadata show
 the same SHA-256 and size as ours; otherwise it is retried with backoff (repository down, quota,
-a mismatch) or failed for good (the repository refused the request, the bytes are missing).
+a mismatch) or failed for good (the repository refused the request, the bytes are missing). The
+bytes of a confirmed entry are dropped from ``sx_doc_content``; the entry itself (type, name,
+size, SHA-256, the repository's id) stays as the record of the delivery.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlalchemy.sql.elements import ColumnElement
 
 from soar_ext.adapters.common import AdapterError, QuotaExceeded, RequestRejected
@@ -29,6 +31,8 @@ from soar_ext.clock import Clock, beijing_now
 from soar_ext.coconstruction.outbox import content_of, outbox_queue
 from soar_ext.coconstruction.settings import CoConstructionSettings
 from soar_ext.db.codes import DocumentType
+from soar_ext.db.extension import document_contents
+from soar_ext.db.portability import chunked
 from soar_ext.db.work_queue import ClaimedItem, LeaseLost, StatusCounts, WorkQueue, new_worker_id
 from soar_ext.log_masking import get_logger
 
@@ -200,6 +204,7 @@ class DeliveryWorker:
             self.engine, [(o.item, {"repo_doc_id": o.repo_id, "uploaded_at": now}) for o in done]
         )
         lost_keys = {item.key for item in lost}
+        purge_contents(self.engine, [o.item.key for o in done if o.item.key not in lost_keys])
         for o in done:
             if o.item.key in lost_keys:
                 continue
@@ -221,6 +226,19 @@ class DeliveryWorker:
                 report.retrying += 1
             log.warning("资料上传失败（%s）：%s", "已停止重试" if result.terminal else "将重试", o.error)
         return report
+
+
+def purge_contents(engine: Engine, entry_ids: Sequence[str]) -> None:
+    """Drop the bytes of entries the repository has confirmed (the repository holds them now).
+
+    A separate transaction after the entries became ``done``: a crash in between only leaves
+    bytes behind, never an entry without them.
+    """
+    if not entry_ids:
+        return
+    with engine.begin() as conn:
+        for chunk in chunked(list(entry_ids)):
+            conn.execute(delete(document_contents).where(document_contents.c.outbox_id.in_(chunk)))
 
 
 def outbox_counts(engine_or_conn: Any, settings: CoConstructionSettings) -> StatusCounts:

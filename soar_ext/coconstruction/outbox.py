@@ -2,7 +2,8 @@
 
 :func:`enqueue` runs inside SOAR's transaction (``soar_documents_received``): the entry and its
 bytes (``sx_doc_content``) commit or roll back with SOAR's own save, so a rolled-back 收件 leaves
-nothing behind and a committed one is never lost. Refused documents go to ``sx_doc_reject``
+nothing behind and a committed one is never lost (its bytes stay until the repository confirmed
+them). Refused documents go to ``sx_doc_reject``
 with their reason and are never queued. :func:`type_statuses` gives the project page the state
 of each of the four document types.
 """
