@@ -122,7 +122,7 @@ def worker_for(ctx: SoarContext, settings: CoConstructionSettings) -> DeliveryWo
     return DeliveryWorker(ctx.connection.engine, ctx.adapters.docrepo, ctx.adapters.run, settings, clock=ctx.clock)
 
 
-def run_delivery(ctx: SoarContext, once: object = True) -> ActionResult:
+def run_delivery(ctx: SoarContext) -> ActionResult:
     """The job: deliver every due outbox entry once (SOAR's scheduler runs it periodically)."""
     settings = settings_of(ctx)
     if not ctx.enforce:
