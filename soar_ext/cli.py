@@ -350,6 +350,47 @@ def cmd_deposit_recheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents_deliver(args: argparse.Namespace) -> int:
+    """Upload the 配建项目 documents waiting in the outbox (``--once``: until none is due, else until stopped)."""
+    import signal
+    import threading
+
+    from soar_ext.adapter_registry import AdapterRegistry
+    from soar_ext.coconstruction.delivery import DeliveryReport, DeliveryWorker
+    from soar_ext.coconstruction.settings import PLUGIN, CoConstructionSettings
+    from soar_ext.db.engine import make_engine
+
+    url = _url(args)
+    if (refused := _refuse_missing_sqlite(url)) is not None:
+        return refused
+    config = load_config(args.config)
+    mode = config.mode_of(PLUGIN)
+    if mode != "on":
+        print(f"plugin {PLUGIN} is in mode {mode}: documents are delivered only in mode on", file=sys.stderr)
+        return 2
+    settings = CoConstructionSettings.from_mapping(config.plugin(PLUGIN))
+    registry = AdapterRegistry(config)
+    engine = make_engine(url)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def progress(batch: DeliveryReport) -> None:
+        if not args.once:
+            print(batch.summary(), flush=True)
+
+    try:
+        worker = DeliveryWorker(engine, registry.docrepo, registry.run, settings)
+        print(f"资料上传进程 {worker.owner} 开始{'（处理完当前待上传资料后退出）' if args.once else ''}", flush=True)
+        report = worker.run(once=args.once, stop=stop, progress=progress)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        registry.close()
+        engine.dispose()
+    print(report.summary(), flush=True)
+    return 0 if report.failed == 0 else 1
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     try:  # the simulators need the `standin` extra: StandinMissing (a RuntimeError) names it
         from soar_ext.adapters.simulators.config import build_configs, load_toml
@@ -482,6 +523,15 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: 押金退还清单-<time>.xlsx in the current directory); written only when there is something to refund",
     )
     recheck.set_defaults(func=cmd_deposit_recheck)
+
+    documents = sub.add_parser("documents", help="配建项目 received documents (统一资料库 delivery)")
+    docsub = documents.add_subparsers(dest="documents_command", required=True)
+    deliver = docsub.add_parser(
+        "deliver", help="upload documents waiting in the outbox; several workers on several nodes may run at once"
+    )
+    deliver.add_argument("--url")
+    deliver.add_argument("--once", action="store_true", help="stop when no document is due (default: keep running)")
+    deliver.set_defaults(func=cmd_documents_deliver)
 
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
     plugins.set_defaults(func=cmd_plugins)

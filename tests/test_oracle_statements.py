@@ -305,3 +305,37 @@ def test_audit_store_recheck_and_downgrade_statements_compile_cleanly_for_oracle
     finally:
         sim_gen.close()
         engine.dispose()
+
+
+def test_coconstruction_statements_compile_cleanly_for_oracle(tmp_path: Path) -> None:
+    """配建项目: save (link, pending, fallback), confirm, re-sync, 收件 (queued and refused), the page, delivery."""
+    from soar_ext.adapters.simulators.survey import survey_catalog
+    from soar_ext.coconstruction import page
+    from soar_ext.db.extension import document_outbox
+    from tests.coconstruction_env import bench_on, pdf, start_simulators
+
+    sims_gen = start_simulators()
+    sims = next(sims_gen)
+    try:
+        bench = bench_on(f"sqlite:///{tmp_path / 'lint.db'}", sims)
+        (n1, name1), (n2, _name2), (n3, name3) = survey_catalog(2019)[:3]
+        bench.local_copy(n3, name3, [("50.00", None)], NOW)
+        with StatementRecorder(bench.engine) as recorder:
+            linked = bench.new_project(n1, name1)
+            pending = bench.new_project(n2, "另一个名称")
+            bench.action(page.ACTION_CONFIRM, pending, survey_number=n2)
+            bench.action(page.ACTION_RESYNC, linked)
+            sims.survey_state.plan.set("status_5xx", None)
+            bench.new_project(n3, name3)
+            sims.survey_state.plan.clear()
+            bench.receive(linked, ("01", "a.pdf", pdf("a")), ("02", "b.pdf", b"not a pdf"), ("09", "c.pdf", pdf("c")))
+            bench.page(linked)
+            bench.action(page.ACTION_DELIVER, linked)
+            bench.receive(linked, ("03", "d.pdf", pdf("d")))
+            bench.worker().run(once=True, where=document_outbox.c.pjxmid == linked)
+            bench.page(linked)
+        bench.close()
+    finally:
+        sims_gen.close()
+    assert len(recorder.recorded) > 20
+    assert recorder.lint() == []

@@ -193,6 +193,34 @@ def first_project(conn: Connection) -> str:
     return str(conn.execute(select(func.min(coconstruction_projects.c.pjxmid))).scalar_one())
 
 
+def surveyed_project(conn: Connection, index: int = 0) -> str:
+    """A co-construction project that the surveying service knows by the same number and name."""
+    from soar_ext.adapters.simulators.survey import survey_catalog
+    from soar_ext.synthetic.build import SURVEY_CATALOG_SEED
+
+    number, _name = survey_catalog(SURVEY_CATALOG_SEED)[index]
+    stmt = select(coconstruction_projects.c.pjxmid).where(coconstruction_projects.c.xmbh == number)
+    return str(conn.execute(stmt).scalar_one())
+
+
+#: a minimal PDF for the 收件 shots and tests
+SAMPLE_PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def receive_documents(page: Page, files: Mapping[str, tuple[str, bytes]]) -> None:
+    """Fill the 收件 form of the open project page (document type code -> (file name, bytes)) and submit it."""
+    for code, (name, data) in files.items():
+        page.set_input_files(f"#doc-{code}", files=[{"name": name, "mimeType": "application/pdf", "buffer": data}])
+    page.locator("#receive button", has_text="收件").click()
+    page.wait_for_selector(".flash")
+
+
+def click_in_panel(page: Page, panel: str, label: str) -> None:
+    """Click a button inside a contributed panel (重新同步, 确认关联, 立即上传) and wait for the answer."""
+    page.locator("section.panel", has_text=panel).locator("button", has_text=label).first.click()
+    page.wait_for_selector(".flash")
+
+
 def batch_with_houses(conn: Connection, kind: str) -> str:
     """A batch of ``kind`` that already holds houses."""
     b, fy = allocation_batches, allocation_houses
@@ -416,6 +444,17 @@ def _project(t: TourContext) -> None:
     t.goto(f"/projects/{t.lookup(first_project)}")
 
 
+def _project_coconstruction(t: TourContext) -> None:
+    from soar_ext.db.codes import DocumentType
+
+    t.login("demo-clerk")
+    t.goto(f"/projects/{t.lookup(surveyed_project)}")
+    click_in_panel(t.page, "测绘关联", "重新同步")
+    files = {code: (f"{label}.pdf", SAMPLE_PDF + code.encode()) for code, label in DocumentType.LABELS.items()}
+    receive_documents(t.page, files)
+    click_in_panel(t.page, "收件资料上传", "立即上传")
+
+
 def _project_edit(t: TourContext) -> None:
     t.goto(f"/projects/{t.lookup(first_project)}/edit")
 
@@ -533,6 +572,7 @@ TOUR: tuple[Shot, ...] = (
     Shot("12-projects", "配建项目列表", _projects),
     Shot("13-project-detail", "配建项目详情与收件", _project),
     Shot("14-project-edit", "配建项目编辑", _project_edit),
+    Shot("27-project-coconstruction", "配建项目：测绘关联、面积套数与收件资料上传状态", _project_coconstruction),
     Shot("15-adjustment-batches", "调房划拨：批次列表", _batches),
     Shot("16-adjustment-batch", "调房划拨：批次页面（选择申请人与房源）", _adjustment_batch),
     Shot("17-selection-batch", "选房划拨：批次页面（选房申请人查询）", _selection_batch),

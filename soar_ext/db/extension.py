@@ -3,7 +3,8 @@
 These tables hold what soar-ext decides and records: audit entries, plugin decisions
 (including shadow-mode ones), deposit-waiver decisions, the leases of batch workers that
 share an upstream quota (:mod:`soar_ext.quota`), Big Data verifications with one snapshot per
-category and query attempt, and the 调房划拨 applicant↔house links with their change log. The migrations under
+category and query attempt, the 调房划拨 applicant↔house links with their change log, and for
+配建项目 the surveying link with its figures and the outbox of received documents. The migrations under
 ``soar_ext/migrations`` create exactly these objects; a test checks the two agree.
 
 Also listed here: the indexes soar-ext adds to legacy tables for its new query filters
@@ -21,6 +22,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -30,6 +32,7 @@ from sqlalchemy import (
 )
 
 from soar_ext.db.legacy import contracts, exchange_pairings, inspections, lottery_results, persons
+from soar_ext.db.work_queue import queue_columns
 
 PREFIX = "sx_"
 VERSION_TABLE = "sx_schema_version"
@@ -213,6 +216,88 @@ allocation_changes = Table(
     Column("changed_at", DateTime, nullable=False, comment="变更时间"),
     Index("ix_sx_alloc_change_pcid", "pcid", "changed_at"),
     comment="房源划拨关联变更记录表",
+)
+
+project_surveys = Table(
+    "sx_pjxm_survey",
+    ext_metadata,
+    Column("pjxmid", String(32), primary_key=True, comment="配建项目ID"),
+    Column(
+        "link_state",
+        String(12),
+        nullable=False,
+        comment="测绘关联状态（linked 已关联 / pending 待确认 / not_found 未找到 / unavailable 测绘服务不可用）",
+    ),
+    Column(
+        "match_kind", String(12), comment="关联方式（exact 完全一致 / normalised 规范化后一致 / confirmed 人工确认）"
+    ),
+    Column("xmbh", String(30), comment="关联时的配建项目编号"),
+    Column("xmmc", String(200), comment="关联时的配建项目名称"),
+    Column("chxmbh", String(30), comment="测绘项目编号"),
+    Column("chxmmc", String(200), comment="测绘项目名称"),
+    Column("candidates_json", Text, comment="待确认的候选测绘项目（JSON：编号、名称、原因）"),
+    Column("ycjzmj", Numeric(14, 2), comment="预测面积合计（平方米）"),
+    Column("scjzmj", Numeric(14, 2), comment="实测面积合计（平方米，仅已实测房屋）"),
+    Column("fyts", Integer, comment="房源数量（测绘房屋套数）"),
+    Column("measured_count", Integer, comment="已实测房屋套数"),
+    Column("deviation_pct", Numeric(9, 2), comment="实测与预测面积偏差（百分比，按已实测房屋计）"),
+    Column("flagged", Integer, comment="面积偏差超过设定比例（1 是 / 0 否）"),
+    Column("source", String(10), comment="数据来源（service 测绘服务 / local SOAR本地测绘数据）"),
+    Column("source_date", DateTime, comment="本地测绘数据的更新时间（来源为 local 时）"),
+    Column("synced_at", DateTime, comment="面积与套数的同步时间"),
+    Column("last_error", String(600), comment="最近一次同步失败的原因"),
+    Column("tried_at", DateTime, comment="最近一次同步时间（无论成败）"),
+    Column("confirmed_by", String(32), comment="确认关联的操作员ID"),
+    Column("confirmed_name", String(60), comment="确认关联的操作员姓名"),
+    Column("confirmed_at", DateTime, comment="确认关联时间"),
+    CheckConstraint("flagged in (0, 1)", name="ck_sx_pjxm_survey_flagged"),
+    CheckConstraint("link_state in ('linked', 'pending', 'not_found', 'unavailable')", name="ck_sx_pjxm_survey_state"),
+    comment="配建项目测绘关联及面积套数表",
+)
+
+document_outbox = Table(
+    "sx_doc_outbox",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="待上传记录ID"),
+    Column("pjxmid", String(32), nullable=False, comment="配建项目ID"),
+    Column("xmbh", String(30), nullable=False, comment="收件时的配建项目编号（资料库业务关键字）"),
+    Column("doc_type", String(2), nullable=False, comment="资料类型代码（01 配建协议书 … 04 解除限制销售房源联系单）"),
+    Column("file_name", String(200), nullable=False, comment="文件名"),
+    Column("file_size", Integer, nullable=False, comment="文件大小（字节）"),
+    Column("sha256", String(64), nullable=False, comment="文件SHA-256"),
+    Column("operator_id", String(32), comment="收件操作员ID"),
+    Column("operator_name", String(60), comment="收件操作员姓名"),
+    Column("received_at", DateTime, nullable=False, comment="收件时间"),
+    Column("repo_doc_id", String(64), comment="资料库记录ID（上传并校验一致后填写）"),
+    Column("uploaded_at", DateTime, comment="资料库确认时间"),
+    # workers claim across projects (the claim index leads with the status); the panel reads by project
+    *queue_columns("sx_doc_outbox"),
+    Index("ix_sx_doc_outbox_pjxmid", "pjxmid", "doc_type"),
+    comment="配建项目资料待上传队列",
+)
+
+document_contents = Table(
+    "sx_doc_content",
+    ext_metadata,
+    Column("outbox_id", String(32), primary_key=True, comment="待上传记录ID"),
+    Column("content", LargeBinary, nullable=False, comment="文件内容"),
+    ForeignKeyConstraint(["outbox_id"], ["sx_doc_outbox.id"], name="fk_sx_doc_content_outbox"),
+    comment="配建项目待上传资料内容表",
+)
+
+document_rejections = Table(
+    "sx_doc_reject",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="拒收记录ID"),
+    Column("pjxmid", String(32), nullable=False, comment="配建项目ID"),
+    Column("doc_type", String(10), comment="收件时传入的资料类型代码"),
+    Column("file_name", String(200), comment="文件名"),
+    Column("file_size", Integer, comment="文件大小（字节）"),
+    Column("reason", String(600), nullable=False, comment="未收入上传队列的原因"),
+    Column("operator_id", String(32), comment="收件操作员ID"),
+    Column("received_at", DateTime, nullable=False, comment="收件时间"),
+    Index("ix_sx_doc_reject_pjxmid", "pjxmid", "received_at"),
+    comment="配建项目资料拒收记录表（类型、大小、格式不符，未上传）",
 )
 
 EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
