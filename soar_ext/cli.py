@@ -483,6 +483,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recheck.set_defaults(func=cmd_deposit_recheck)
 
+    from soar_ext.hukou.command import add_parser as add_hukou_parser
+
+    def hukou_common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url")
+        p.add_argument("--operator-id", required=True, help="who runs it (recorded in the audit log)")
+        p.add_argument("--operator-name", help="the operator's name")
+
+    add_hukou_parser(sub, hukou_common)
+
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
     plugins.set_defaults(func=cmd_plugins)
 
