@@ -250,7 +250,13 @@ def _list_rows(
                             "id": uuid.uuid4().hex,
                             "job_id": job_id,
                             "seq": tally.rows,
+                            "sqid": None,
                             "pzzgzh": cert,
+                            "applicant_name": None,
+                            "ryid": None,
+                            "member_name": None,
+                            "relation": None,
+                            "sfzh": None,
                             "note": NOTE_UNKNOWN_CERTIFICATE,
                         }
                     )

@@ -276,30 +276,32 @@ class HukouWorker:
         while (item := await self._next()) is not None:
             async with limiter.slot():
                 outcome = await self._check(client, limiter, item)
-            if outcome is None:  # quota answer or open circuit: back to the front, attempt not counted
+            if isinstance(outcome, float):  # quota answer or open circuit: back to the front, attempt not counted
                 self._buffer.appendleft(item)
+                await self._sleep(outcome)  # an open circuit answers at once: do not spin
                 continue
             self._outcomes.append(outcome)
             self._outcome_ready.set()
 
-    async def _check(self, client: BigDataClient, limiter: QuotaLimiter, item: ClaimedItem) -> _Outcome | None:
+    async def _check(self, client: BigDataClient, limiter: QuotaLimiter, item: ClaimedItem) -> _Outcome | float:
+        """The outcome of asking about ``item``, or how long to wait before asking again."""
         row = item.row
         try:
             result = await client.household_registration(row["sfzh"], row["xm"], purpose=self.settings.purpose)
         except QuotaExceeded as exc:
             self.report.quota_answers += 1
             limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
-            return None
+            return 0.0
         except CircuitOpen:
             pause = client.settings.http.breaker_reset_seconds
             self.report.circuit_pauses += 1
-            limiter.pause(pause)
+            # not limiter.pause(): the breaker's half-open probe must get through when it is let out
             if not self._paused_job:
                 self._paused_job = True
                 until = self.clock() + dt.timedelta(seconds=pause)
                 reason = f"大数据局接口连续失败已熔断，作业暂停，约 {until:%H:%M:%S} 后自动继续"
                 await asyncio.to_thread(jobs.set_pause, self.engine, self.job_id, reason, until)
-            return None
+            return min(pause, WATCH_SECONDS)
         except AdapterError as exc:
             return _Outcome(item, reason=mask_in_text(str(exc)), retry_after=_retry_after(exc), audit_status="error")
         except ValueError as exc:  # bad input the adapter refused before sending (e.g. an empty name)
