@@ -52,6 +52,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import func, insert, select, update
 
+from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_ORG
 from soar_ext.db.engine import make_engine
 
 ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -87,10 +88,11 @@ def drop_database(url: str) -> None:
 
 
 def id_number(n: int) -> str:
+    """The ``n``-th synthetic ID number (unique for n < 20,000,000)."""
     from soar_ext.idnumber import check_char
 
     born = dt.date(1950, 1, 1) + dt.timedelta(days=n % 20000)
-    body = f"330106{born:%Y%m%d}{n % 1000:03d}"
+    body = f"330106{born:%Y%m%d}{n // 20000:03d}"
     return body + check_char(body)
 
 
@@ -102,36 +104,41 @@ def fill(url: str, persons_total: int, small: int) -> None:
     engine = make_engine(url)
     legacy_metadata.create_all(engine)
     upgrade(url)
-    seen: set[str] = set()
-    n = 0
+    chunk = 1000  # families per round of executemany
     with engine.begin() as conn:
-        for f in range(persons_total // 4):
-            district = SMALL_DISTRICT if f * 4 < small else BIG_DISTRICT
-            people, links = [], []
-            for k in range(4):
-                while (idn := id_number(n)) in seen:
-                    n += 1
-                seen.add(idn)
-                n += 1
-                people.append({"ryid": f"R{f:07d}{k}", "xm": f"测试{f}{k}", "sfzh": idn})
-                links.append(
+        for first in range(0, persons_total // 4, chunk):
+            people, links, fams, apps = [], [], [], []
+            for f in range(first, min(first + chunk, persons_total // 4)):
+                district = SMALL_DISTRICT if f * 4 < small else BIG_DISTRICT
+                jtid = f"J{f:07d}"
+                for k in range(4):
+                    ryid = f"R{f:07d}{k}"
+                    people.append({"ryid": ryid, "xm": f"测试{f}{k}", "sfzh": id_number(f * 4 + k)})
+                    links.append(
+                        {
+                            "gxid": f"G{f:07d}{k}",
+                            "jtid": jtid,
+                            "ryid": ryid,
+                            "ysqrgx": f"0{k + 1}",
+                            "sfzsqr": 1 if k == 0 else 0,
+                            "lkrq": None,
+                        }
+                    )
+                fams.append({"jtid": jtid, "sqrid": f"R{f:07d}0", "jtrs": 4, "qx": district})
+                apps.append(
                     {
-                        "gxid": f"G{f:07d}{k}",
-                        "jtid": f"J{f:07d}",
-                        "ryid": f"R{f:07d}{k}",
-                        "ysqrgx": "0" + str(k + 1),
-                        "sfzsqr": 1 if k == 0 else 0,
-                        "lkrq": None,
+                        "sqid": f"S{f:07d}",
+                        "jtid": jtid,
+                        "pzzgzh": f"HZ{f:08d}",
+                        "bzlx": "01",
+                        "spzt": "09",
+                        "qx": district,
                     }
                 )
             conn.execute(insert(persons), people)
-            conn.execute(insert(families).values(jtid=f"J{f:07d}", sqrid=f"R{f:07d}0", jtrs=4, qx=district))
+            conn.execute(insert(families), fams)
             conn.execute(insert(family_members), links)
-            conn.execute(
-                insert(applications).values(
-                    sqid=f"S{f:07d}", jtid=f"J{f:07d}", pzzgzh=f"HZ{f:08d}", bzlx="01", spzt="09", qx=district
-                )
-            )
+            conn.execute(insert(applications), apps)
     engine.dispose()
 
 
@@ -158,7 +165,8 @@ def _desk(url: str, sim_url: str, rate: float, concurrency: int):  # type: ignor
         adapters={
             "bigdata": {
                 "base_url": sim_url,
-                "app_key": "soar-ext-demo",
+                "app_key": DEFAULT_APP_KEY,
+                "org": DEFAULT_ORG,
                 "app_secret": Secret(os.environ["BENCH_BIGDATA_SECRET"]),
                 "generation": 1,
                 "read_timeout": 5.0,
@@ -311,7 +319,8 @@ def one_at_a_time(url: str, sim: str, sample: int) -> float:
     settings = BigDataSettings.from_config(
         {
             "base_url": sim,
-            "app_key": "soar-ext-demo",
+            "app_key": DEFAULT_APP_KEY,
+            "org": DEFAULT_ORG,
             "app_secret": Secret(os.environ["BENCH_BIGDATA_SECRET"]),
             "rate_per_second": 10_000,
             "burst": 100,
@@ -355,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=150, help="persons timed in the one-at-a-time loop")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if args.command == "child":
         child(args)
         return 0

@@ -435,3 +435,49 @@ def test_the_job_is_offered_to_the_scheduler_and_runs_every_running_job(engine, 
     assert result.ok and first in result.message
     assert desk.job(first).status == jobs.FINISHED
     assert set(STATUSES) >= {i["wq_status"] for i in desk.items(first)}
+
+
+def test_command_line_start_status_run_export_and_cancel(engine, sim, tmp_path, monkeypatch, capsys) -> None:
+    from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG
+    from soar_ext.cli import main
+    from tests.hukou_env import DIGEST_KEY
+
+    households = add_households(engine, 2)
+    url = engine.url.render_as_string(hide_password=False)
+    config = tmp_path / "soar-ext.toml"
+    config.write_text(
+        f'[database]\nurl = "{url}"\n[plugins.hukou_check]\nquota_per_second = 100\nquota_concurrency = 5\n'
+        f'[adapters.bigdata]\nbase_url = "{sim.base_url}"\napp_key = "{DEFAULT_APP_KEY}"\norg = "{DEFAULT_ORG}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SOAR_EXT_BIGDATA_APP_SECRET", DEFAULT_APP_SECRET)
+    monkeypatch.setenv("SOAR_EXT_AUDIT_DIGEST_SECRET", DIGEST_KEY)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{households[0].pzzgzh}\nHZGZ-CLI-NONE\n", encoding="utf-8")
+    base = ["--config", str(config), "hukou-check"]
+    who = ["--operator-id", "b009", "--operator-name", "命令行核查员"]
+    assert main([*base, "start", "--list", str(listing), "--no-run", *who]) == 0
+    out = capsys.readouterr().out
+    assert "已发起户籍批量核查作业" in out and "HZGZ-CLI-NONE" in out
+    job_id = out.split("作业 ")[1].split("：")[0]
+    assert main([*base, "start", "--list", str(listing), "--no-run", *who]) == 1
+    assert job_id in capsys.readouterr().err  # the running job is named
+    assert main([*base, "status", job_id, *who]) == 0
+    assert "已核查 0 失败 0 剩余 3" in capsys.readouterr().out
+    assert main([*base, "run", job_id, "--no-progress", *who]) == 0
+    assert "作业已完成" in capsys.readouterr().out
+    out_file = tmp_path / "清单.xlsx"
+    assert main([*base, "export", job_id, "-o", str(out_file), *who]) == 0
+    rows = calamine_sheets(out_file.read_bytes())["核查清单"][1:]
+    assert len(rows) == 4 and all("*" in row[5] for row in rows if row[5])
+    assert main([*base, "export", job_id, "-o", str(out_file), "--full-ids", *who]) == 0
+    assert households[0].ids[0] in [row[5] for row in calamine_sheets(out_file.read_bytes())["核查清单"][1:]]
+    capsys.readouterr()
+    assert main([*base, "cancel", job_id, *who]) == 1  # finished: nothing to cancel
+    assert "已结束" in capsys.readouterr().err
+    second = desk_for(engine, sim).start_job(districts="西湖区")
+    assert main([*base, "cancel", second, *who]) == 0 and "已取消" in capsys.readouterr().out
+
+
+def desk_for(engine, sim) -> Desk:
+    return make_desk(engine, sim.base_url)

@@ -508,6 +508,10 @@ def _jobs(t: TourContext) -> None:
     t.goto("/jobs")
 
 
+def _hukou_check(t: TourContext) -> None:
+    t.goto("/jobs/hukou_check")
+
+
 def _plugins(t: TourContext) -> None:
     t.login("demo-admin")
     t.goto("/plugins")
@@ -542,6 +546,7 @@ TOUR: tuple[Shot, ...] = (
     Shot("24-selection-low-rent-search", "选房划拨：筛选廉租房人员", _low_rent_search),
     Shot("25-selection-low-rent-added", "选房划拨：勾选后添加到本批次", _low_rent_added),
     Shot("26-housing-allocated", "房源查询：是否已划拨 = 是", _housing_allocated),
+    Shot("27-hukou-check", "批量作业：户籍批量核查（发起、进度、下载清单）", _hukou_check),
     Shot("19-jobs", "批量作业", _jobs),
     Shot("20-plugins", "插件状态", _plugins),
     Shot("21-audit", "审计日志", _audit),
