@@ -532,6 +532,14 @@ def build_parser() -> argparse.ArgumentParser:
     deliver.add_argument("--url")
     deliver.add_argument("--once", action="store_true", help="stop when no document is due (default: keep running)")
     deliver.set_defaults(func=cmd_documents_deliver)
+    from soar_ext.hukou.command import add_parser as add_hukou_parser
+
+    def hukou_common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url")
+        p.add_argument("--operator-id", required=True, help="who runs it (recorded in the audit log)")
+        p.add_argument("--operator-name", help="the operator's name")
+
+    add_hukou_parser(sub, hukou_common)
 
     plugins = sub.add_parser("plugins", help="list plugins, versions, modes and hooks")
     plugins.set_defaults(func=cmd_plugins)

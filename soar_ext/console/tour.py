@@ -547,6 +547,10 @@ def _jobs(t: TourContext) -> None:
     t.goto("/jobs")
 
 
+def _hukou_check(t: TourContext) -> None:
+    t.goto("/jobs/hukou_check")
+
+
 def _plugins(t: TourContext) -> None:
     t.login("demo-admin")
     t.goto("/plugins")
@@ -572,22 +576,23 @@ TOUR: tuple[Shot, ...] = (
     Shot("12-projects", "配建项目列表", _projects),
     Shot("13-project-detail", "配建项目详情与收件", _project),
     Shot("14-project-edit", "配建项目编辑", _project_edit),
-    Shot("27-project-coconstruction", "配建项目：测绘关联、面积套数与收件资料上传状态", _project_coconstruction),
-    Shot("15-adjustment-batches", "调房划拨：批次列表", _batches),
-    Shot("16-adjustment-batch", "调房划拨：批次页面（选择申请人与房源）", _adjustment_batch),
-    Shot("17-selection-batch", "选房划拨：批次页面（选房申请人查询）", _selection_batch),
-    Shot("18-housing", "房源查询", _housing),
-    Shot("22-adjustment-suggestion", "调房划拨：推荐配对", _suggestion),
-    Shot("23-adjustment-links", "调房划拨：全部采纳后的申请人与房源一对一关联", _links),
-    Shot("24-selection-low-rent-search", "选房划拨：筛选廉租房人员", _low_rent_search),
-    Shot("25-selection-low-rent-added", "选房划拨：勾选后添加到本批次", _low_rent_added),
-    Shot("26-housing-allocated", "房源查询：是否已划拨 = 是", _housing_allocated),
-    Shot("19-jobs", "批量作业", _jobs),
-    Shot("20-plugins", "插件状态", _plugins),
-    Shot("21-audit", "审计日志", _audit),
-    Shot("22-person-verification-form", "人员详情：核查（填写查询事由）", _verification_form),
-    Shot("23-verification-result", "核查结果：12类大数据共享数据", _verification_result),
-    Shot("24-verification-changes", "再次核查：与上次核查相比的变化（新增车辆、户籍迁出）", _verification_changes),
+    Shot("15-project-coconstruction", "配建项目：测绘关联、面积套数与收件资料上传状态", _project_coconstruction),
+    Shot("16-adjustment-batches", "调房划拨：批次列表", _batches),
+    Shot("17-adjustment-batch", "调房划拨：批次页面（选择申请人与房源）", _adjustment_batch),
+    Shot("18-selection-batch", "选房划拨：批次页面（选房申请人查询）", _selection_batch),
+    Shot("19-housing", "房源查询", _housing),
+    Shot("20-adjustment-suggestion", "调房划拨：推荐配对", _suggestion),
+    Shot("21-adjustment-links", "调房划拨：全部采纳后的申请人与房源一对一关联", _links),
+    Shot("22-selection-low-rent-search", "选房划拨：筛选廉租房人员", _low_rent_search),
+    Shot("23-selection-low-rent-added", "选房划拨：勾选后添加到本批次", _low_rent_added),
+    Shot("24-housing-allocated", "房源查询：是否已划拨 = 是", _housing_allocated),
+    Shot("25-hukou-check", "批量作业：户籍批量核查（发起、进度、下载清单）", _hukou_check),
+    Shot("26-jobs", "批量作业", _jobs),
+    Shot("27-plugins", "插件状态", _plugins),
+    Shot("28-audit", "审计日志", _audit),
+    Shot("29-person-verification-form", "人员详情：核查（填写查询事由）", _verification_form),
+    Shot("30-verification-result", "核查结果：12类大数据共享数据", _verification_result),
+    Shot("31-verification-changes", "再次核查：与上次核查相比的变化（新增车辆、户籍迁出）", _verification_changes),
 )
 
 

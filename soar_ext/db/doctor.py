@@ -251,6 +251,7 @@ def check(engine: Engine, schema: str | None = None, *, audit_store: AuditStore 
         if not report.problems:
             report.notes.extend(_data_rule_notes(conn))
             report.notes.extend(_allocation_rule_notes(conn))
+            report.notes.extend(_family_rule_notes(conn))
             report.notes.append(_worker_note(conn))
     if audit_store is not None:
         _audit_notes(audit_store, report)
@@ -313,6 +314,30 @@ def _data_rule_notes(conn: Connection) -> list[str]:
     if not notes:
         notes.append("data rules: inspected pairings and signed exchange contracts all have a 配对成功时间")
     return notes
+
+
+def _family_rule_notes(conn: Connection) -> list[str]:
+    """Data rules of family membership (``TPG_RYGX.LKRQ``) that the household check relies on.
+
+    A member is current while ``LKRQ`` (离开家庭日期) is empty or in the future; the 户籍批量核查
+    checks current members only. A main applicant (``SFZSQR`` = 1) with a leaving date has left
+    the family it applies for: the check skips them, which is rarely what the clerk meant.
+    """
+    from sqlalchemy import func, select
+
+    from soar_ext.db.legacy import family_members
+
+    m = family_members
+    left = conn.execute(select(func.count()).select_from(m).where(m.c.lkrq.is_not(None))).scalar_one()
+    left_applicants = conn.execute(
+        select(func.count()).select_from(m).where(m.c.lkrq.is_not(None), m.c.sfzsqr == 1)
+    ).scalar_one()
+    if left_applicants:
+        return [
+            f"WARNING data rule: {left_applicants} main applicant(s) (tpg_rygx.sfzsqr = 1) have a 离开家庭日期 "
+            "(tpg_rygx.lkrq); the household check does not list them as current family members"
+        ]
+    return [f"data rules: {left} family member(s) have left their family (tpg_rygx.lkrq); no main applicant has"]
 
 
 def _allocation_rule_notes(conn: Connection) -> list[str]:

@@ -300,6 +300,70 @@ document_rejections = Table(
     comment="配建项目资料拒收记录表（类型、大小、格式不符，未上传）",
 )
 
+hukou_jobs = Table(
+    "sx_hukou_job",
+    ext_metadata,
+    Column("job_id", String(32), primary_key=True, comment="作业ID"),
+    Column("status", String(10), nullable=False, comment="作业状态（running 进行中 / done 已完成 / cancelled 已取消）"),
+    Column("selection_key", String(64), nullable=False, comment="选择条件摘要（SHA-256）"),
+    Column("running_key", String(64), comment="进行中时的条件摘要（结束后清空；同一条件只能有一个进行中的作业）"),
+    Column("selection_text", String(1000), nullable=False, comment="选择条件（中文说明）"),
+    Column("operator_id", String(32), comment="发起人ID"),
+    Column("operator_name", String(60), comment="发起人姓名"),
+    Column("created_at", DateTime, nullable=False, comment="发起时间"),
+    Column("finished_at", DateTime, comment="完成或取消时间"),
+    Column("cancelled_by", String(32), comment="取消人ID"),
+    Column("applicant_count", Integer, nullable=False, comment="主申请人数"),
+    Column("member_count", Integer, nullable=False, comment="清单行数（每户每名当前家庭成员一行）"),
+    Column("person_count", Integer, nullable=False, comment="需核查人数（按身份证号去重）"),
+    Column("invalid_count", Integer, nullable=False, comment="身份证号无效的清单行数（不查询上游）"),
+    Column("unknown_count", Integer, nullable=False, comment="未找到的配租资格证号数"),
+    Column("pause_reason", String(400), comment="暂停原因（上游不可用时填写，恢复后清空）"),
+    Column("paused_until", DateTime, comment="暂停到何时"),
+    CheckConstraint("status in ('running', 'done', 'cancelled')", name="ck_sx_hukou_job_status"),
+    UniqueConstraint("running_key", name="uq_sx_hukou_job_running_key"),
+    Index("ix_sx_hukou_job_created", "created_at"),
+    comment="户籍批量核查作业表",
+)
+
+hukou_members = Table(
+    "sx_hukou_member",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="清单行ID"),
+    Column("job_id", String(32), nullable=False, comment="作业ID"),
+    Column("seq", Integer, nullable=False, comment="清单序号"),
+    Column("sqid", String(32), comment="申请ID（公租房申请审批表）"),
+    Column("pzzgzh", String(30), comment="配租资格证号"),
+    Column("applicant_name", String(60), comment="主申请人姓名"),
+    Column("ryid", String(32), comment="成员人员ID"),
+    Column("member_name", String(60), comment="成员姓名"),
+    Column("relation", String(2), comment="与主申请人关系代码"),
+    Column("sfzh", String(18), comment="成员身份证号（有效时为规范写法，可关联核查明细）"),
+    Column("note", String(20), comment="清单说明（invalid_id 身份证号无效 / unknown_cert 配租资格证号不存在）"),
+    CheckConstraint("note in ('invalid_id', 'unknown_cert')", name="ck_sx_hukou_member_note"),
+    Index("ix_sx_hukou_member_job", "job_id", "seq"),
+    Index("ix_sx_hukou_member_sfzh", "job_id", "sfzh"),
+    comment="户籍批量核查清单表（每户每名当前家庭成员一行）",
+)
+
+hukou_items = Table(
+    "sx_hukou_item",
+    ext_metadata,
+    Column("id", String(32), primary_key=True, comment="核查明细ID"),
+    Column("job_id", String(32), nullable=False, comment="作业ID"),
+    Column("sfzh", String(18), nullable=False, comment="身份证号（规范写法）"),
+    Column("xm", String(60), nullable=False, comment="姓名"),
+    Column("result", String(10), comment="查询结果（found 有记录 / no_record 无记录）"),
+    Column("hjzt", String(10), comment="户籍状态代码（上游原值）"),
+    Column("hjzt_label", String(60), comment="户籍状态（正常、死亡、迁出、失踪、注销等）"),
+    Column("hjdz", String(300), comment="户籍地址"),
+    Column("checked_at", DateTime, comment="核查时间"),
+    *queue_columns("sx_hukou_item", leading=("job_id",)),
+    UniqueConstraint("job_id", "sfzh", name="uq_sx_hukou_item_job_sfzh"),
+    CheckConstraint("result in ('found', 'no_record')", name="ck_sx_hukou_item_result"),
+    comment="户籍批量核查明细表（每作业每人一行，兼作工作队列）",
+)
+
 EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
 
 # Indexes soar-ext adds to legacy tables (new objects only). (name, table, columns)

@@ -98,6 +98,7 @@ family_members = Table(
         comment="与主申请人关系代码（01本人 02配偶 03子女 04父母 05兄弟姐妹 06孙子女 99其他）",
     ),
     _flag("sfzsqr", "是否主申请人（1是 0否）"),
+    Column("lkrq", Date, comment="离开家庭日期（空表示仍是家庭成员；死亡、分户、迁出等退出家庭时填写）"),
     _flag_check("tpg_rygx", "sfzsqr"),
     UniqueConstraint("jtid", "ryid", name="uq_tpg_rygx_jtid_ryid"),
     Index("ix_tpg_rygx_ryid", "ryid"),

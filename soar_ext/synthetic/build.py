@@ -54,6 +54,8 @@ LEASE_YEARS: Final = 3
 DEPOSIT_MONTHS: Final = 2
 OPEN_BATCH_DAYS: Final = 120
 """Allocation batches created within this many days before :data:`BASE_DATE` are still open (办理中)."""
+LEFT_FAMILY_EVERY: Final = 12
+"""One family in this many (of three or more people) has a member who left it (``tpg_rygx.lkrq``)."""
 SURVEY_CATALOG_SEED: Final = 2019
 """The survey simulator's default catalog seed: co-construction projects carry the same names."""
 
@@ -374,6 +376,7 @@ class DatasetBuilder:
                         "ryid": person.ryid,
                         "ysqrgx": person.relation,
                         "sfzsqr": 1 if person.relation == Relation.SELF else 0,
+                        "lkrq": None,
                     }
                 )
             self._application(family, sqrq, created)
@@ -938,6 +941,24 @@ class DatasetBuilder:
             person = persons[family.row["sqrid"]]
             person["xm"] = vocab.data_entry_name(person["xm"], n)
 
+    def _members_who_left(self) -> None:
+        """Some grown children and relatives have left their family (``lkrq``, 离开家庭日期).
+
+        Every :data:`LEFT_FAMILY_EVERY`-th family of three or more: its last member (never the
+        main applicant) left on a day between the family's creation and :data:`BASE_DATE`.
+        Chosen in family order without drawing from the random generator, so every other row
+        stays as it was.
+        """
+        by_family: dict[str, list[Row]] = {}
+        for row in self.tables["tpg_rygx"]:
+            by_family.setdefault(row["jtid"], []).append(row)
+        sized = [f for f in self.families if len(by_family.get(f.jtid, ())) >= 3]
+        for n, family in enumerate(sized[::LEFT_FAMILY_EVERY]):
+            member = by_family[family.jtid][-1]
+            created = family.row["cjsj"].date()
+            span = max(1, (BASE_DATE - created).days)
+            member["lkrq"] = created + _days(1 + (n * 97) % span)
+
     # -- entry point ---------------------------------------------------------------------
 
     def build(self) -> dict[str, list[Row]]:
@@ -952,6 +973,7 @@ class DatasetBuilder:
         self._finish_leases()
         self._coconstruction()
         self._data_entry_names()
+        self._members_who_left()
         return self.tables
 
 

@@ -264,6 +264,7 @@ CREATE TABLE tpg_rygx (
     ryid VARCHAR2(32 CHAR) NOT NULL,
     ysqrgx VARCHAR2(2 CHAR) NOT NULL,
     sfzsqr NUMBER(1, 0),
+    lkrq DATE,
     CONSTRAINT pk_tpg_rygx PRIMARY KEY (gxid),
     CONSTRAINT ck_tpg_rygx_sfzsqr CHECK (sfzsqr in (0, 1)),
     CONSTRAINT uq_tpg_rygx_jtid_ryid UNIQUE (jtid, ryid),
@@ -277,6 +278,7 @@ COMMENT ON COLUMN tpg_rygx.jtid IS '家庭ID';
 COMMENT ON COLUMN tpg_rygx.ryid IS '人员ID';
 COMMENT ON COLUMN tpg_rygx.ysqrgx IS '与主申请人关系代码（01本人 02配偶 03子女 04父母 05兄弟姐妹 06孙子女 99其他）';
 COMMENT ON COLUMN tpg_rygx.sfzsqr IS '是否主申请人（1是 0否）';
+COMMENT ON COLUMN tpg_rygx.lkrq IS '离开家庭日期（空表示仍是家庭成员；死亡、分户、迁出等退出家庭时填写）';
 
 -- tpg_hbry: 划拨人员表
 CREATE TABLE tpg_hbry (

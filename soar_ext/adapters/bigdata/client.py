@@ -16,7 +16,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -143,6 +143,12 @@ class Gateway(Protocol):
 QueryCallback = Callable[[QueryRecord], None]
 
 
+class RequestLimiter(Protocol):
+    """What paces the client's requests: one ``acquire()`` per request (``aiolimiter.AsyncLimiter``)."""
+
+    async def acquire(self) -> None: ...
+
+
 def _require_text(value: object, field_name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{field_name}不能为空")
@@ -155,7 +161,10 @@ class BigDataClient:
     Use one instance per process (it holds the connection pool, the rate limiter, the circuit
     breaker and the gen-1 secrets) and close it with :meth:`aclose`. ``on_query`` is called
     synchronously after every query; an exception it raises propagates, so an unaudited result
-    is never returned. ``clock`` (epoch seconds) is injectable for tests.
+    is never returned. ``clock`` (epoch seconds) is injectable for tests. ``limiter`` replaces
+    the client's own rate limiter (``settings.http.rate_per_second``): anything with an
+    ``acquire()`` coroutine awaited before every request, retries included — a batch worker
+    passes its share of a quota shared by several nodes (:class:`soar_ext.quota.QuotaLimiter`).
     """
 
     def __init__(
@@ -164,11 +173,12 @@ class BigDataClient:
         *,
         on_query: QueryCallback | None = None,
         clock: Callable[[], float] = time.time,
+        limiter: RequestLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.on_query = on_query
         self._clock = clock
-        self.limiter = rate_limiter(settings.http)
+        self.limiter: Any = limiter if limiter is not None else rate_limiter(settings.http)
         self.breaker = CircuitBreaker.from_settings(settings.http, system=SYSTEM)
         self._http: httpx.AsyncClient = build_async_client(settings.http)
         gateway_class = Gen1Gateway if settings.generation == 1 else Gen2Gateway
