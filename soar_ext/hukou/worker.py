@@ -219,10 +219,13 @@ class HukouWorker:
             self._entries[item.key] = entry
         return claimed
 
+    def _job_status(self) -> str:
+        return jobs.load_job(self.engine, self.job_id).status
+
     def _job_state(self) -> tuple[str, int]:
-        job = jobs.load_job(self.engine, self.job_id)
-        counts = self.queue.counts(self.engine, jobs.of_job(self.job_id))
-        return job.status, counts.remaining
+        """The job's status and its items not yet done (a count over the job's items: only when idle)."""
+        status = self._job_status()
+        return status, self.queue.counts(self.engine, jobs.of_job(self.job_id)).remaining
 
     async def _watch(self, external: asyncio.Event) -> None:
         """Stop on a cancel or an external stop; extend the leases of held items every lease/3."""
@@ -232,7 +235,7 @@ class HukouWorker:
             await asyncio.sleep(WATCH_SECONDS)
             if external.is_set():
                 self._stop.set()
-            status, _ = await asyncio.to_thread(self._job_state)
+            status = await asyncio.to_thread(self._job_status)  # one row: a cancel is seen within a second
             if status == jobs.CANCELLED:
                 self.report.outcome = "cancelled"
                 self._stop.set()
