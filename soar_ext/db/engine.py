@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+WRITE_LOCK_OPTION = "soar_ext_write_lock"
+"""Execution option: on SQLite, begin the transaction with ``BEGIN IMMEDIATE`` (see :func:`write_transaction`)."""
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -17,7 +23,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    conn.exec_driver_sql("BEGIN")
+    if conn.get_execution_options().get(WRITE_LOCK_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that reads and then writes, committed when the block returns.
+
+    On SQLite a deferred transaction that has read cannot become a writer once another
+    connection (a batch worker, say) has committed since its read: SQLite answers "database is
+    locked" at once, without waiting. This one takes SQLite's write lock at ``BEGIN`` and so
+    waits its turn (``busy_timeout``) instead. Other databases lock rows and are unaffected.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_LOCK_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:

@@ -79,6 +79,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.schema import SchemaItem
 
 from soar_ext.clock import Clock, beijing_now
+from soar_ext.db.engine import write_transaction
 from soar_ext.db.portability import check_lengths, chunked, clip_utf8, normalise_row
 
 PENDING = "pending"
@@ -280,9 +281,9 @@ class LeaseLost(RuntimeError):
 
 @contextmanager
 def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
-    """An engine gets its own committed transaction; a connection is used as it is (caller commits)."""
+    """An engine gets its own committed (writing) transaction; a connection is used as it is (caller commits)."""
     if isinstance(bind, Engine):
-        with bind.begin() as conn:
+        with write_transaction(bind) as conn:
             yield conn
     else:
         yield bind
@@ -440,7 +441,7 @@ class WorkQueue:
         now = self.clock()
         lease = Lease(owner=owner, lease_id=uuid.uuid4().hex, until=_after(now, self.settings.lease_seconds))
         method = self.claim_method or default_claim_method(engine.dialect.name)
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             if method == "locking_cursor":
                 keys = self._lock_with_cursor(conn, now, limit, where)
                 if not keys:

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from soar_ext.context import Operator
+from soar_ext.db.engine import write_transaction
 from soar_ext.db.extension import hukou_items, hukou_jobs, hukou_members
 from soar_ext.db.portability import clip_utf8
 from soar_ext.db.work_queue import DONE, FAILED, QueueSettings, StatusCounts, WorkQueue
@@ -357,7 +358,7 @@ def retry_failed(conn: Connection, job_id: str, *, queue: WorkQueue) -> int:
 
 def finish_if_complete(engine: Engine, job_id: str, *, queue: WorkQueue, now: dt.datetime) -> bool:
     """Mark a running job 已完成 once none of its items is pending or being checked."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         counts = queue.counts(conn, of_job(job_id))
         if counts.remaining:
             return False
