@@ -23,7 +23,6 @@ from soar_ext.audit_store import AuditRow, read_entries
 from soar_ext.config import Config
 from soar_ext.context import Operator, SoarContext
 from soar_ext.db.codes import ApprovalStatus, GuaranteeType, Relation
-from soar_ext.db.engine import write_transaction
 from soar_ext.db.extension import hukou_items, hukou_jobs
 from soar_ext.db.legacy import applications, family_members, persons
 from soar_ext.hook_payloads import ActionRequest, ActionResult
@@ -162,8 +161,7 @@ class Desk:
         return self.host.context(operator, conn)
 
     def act(self, key: str, target: str | None = None, operator: Operator = CHECKER, **params: Any) -> ActionResult:
-        # SOAR's transaction for a button: it writes, so (on SQLite) it takes the write lock first
-        with write_transaction(self.engine) as conn:
+        with self.engine.begin() as conn:
             return self.host.action(self.context(conn, operator), ActionRequest(key, target, params, PLUGIN))
 
     def start(self, operator: Operator = CHECKER, **params: Any) -> ActionResult:

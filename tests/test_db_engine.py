@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, text
 
-from soar_ext.db.engine import make_engine, write_transaction
+from soar_ext.db.engine import make_engine, take_write_lock, write_transaction
 
 
 @pytest.fixture
@@ -46,6 +46,21 @@ def test_a_write_transaction_makes_the_other_writer_wait_its_turn(engine: Engine
         conn.execute(text("UPDATE job SET status = 'cancelled'"))
     worker.join(10)
     assert not worker.is_alive()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status, items FROM job")).one() == ("cancelled", 1)
+
+
+def test_taking_the_write_lock_first_in_an_ordinary_transaction(engine: Engine) -> None:
+    job = Table("job", MetaData(), Column("id", Integer, primary_key=True))
+    worker = threading.Thread(target=_worker_commits, args=(engine,))
+    with engine.begin() as conn:
+        take_write_lock(conn, job)
+        assert conn.execute(text("SELECT status FROM job")).scalar() == "running"
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive(), "the worker should wait for the write lock"
+        conn.execute(text("UPDATE job SET status = 'cancelled'"))
+    worker.join(10)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT status, items FROM job")).one() == ("cancelled", 1)
 

@@ -297,6 +297,36 @@ def test_cancel_stops_the_workers(engine, sim) -> None:
     assert desk.start().ok  # the selection is free again
 
 
+def test_start_and_cancel_wait_for_a_worker_committing_all_the_time(engine, sim) -> None:
+    """Another job's worker commits between a click's reads and its writes: the click waits, it does not fail."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: other databases lock rows, not the database")
+    desk = make_desk(engine, sim.base_url)
+    add_households(engine, 6)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE busy_worker (n INTEGER)")
+        conn.exec_driver_sql("INSERT INTO busy_worker VALUES (0)")
+    stop = threading.Event()
+
+    def commit_all_the_time() -> None:
+        while not stop.is_set():
+            with engine.begin() as conn:
+                conn.exec_driver_sql("UPDATE busy_worker SET n = n + 1")
+
+    worker = threading.Thread(target=commit_all_the_time)
+    worker.start()
+    try:
+        for _ in range(15):
+            job_id = desk.start_job()
+            result = desk.act("hukou_check.cancel", job_id)
+            assert result.ok, result.message
+    finally:
+        stop.set()
+        worker.join(10)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM busy_worker").scalar_one() > 1  # it did commit meanwhile
+
+
 def test_retry_failed_checks_only_the_failed_persons_again(engine, sim) -> None:
     desk = make_desk(engine, sim.base_url, queue_max_attempts=1)
     households = add_households(engine, 3)

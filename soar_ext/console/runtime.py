@@ -23,7 +23,7 @@ from soar_ext.console.blocks import ActionStore, Flash
 from soar_ext.console.operators import DEMO_OPERATORS, SYSTEM_OPERATOR, DemoOperator
 from soar_ext.console.plugin_notices import failure_text, plugin_failures
 from soar_ext.context import Operator, SoarContext
-from soar_ext.db.engine import WRITE_LOCK_OPTION, make_engine
+from soar_ext.db.engine import make_engine
 from soar_ext.hook_payloads import JobSpec
 from soar_ext.host import LoadFailure, PluginInfo, SoarHost
 from soar_ext.idnumber import mask_in_text
@@ -132,21 +132,15 @@ class ConsoleRuntime:
         return demo.operator
 
     @contextmanager
-    def soar_call(
-        self, operator: Operator, notices: list[str] | None = None, *, writes: bool = False
-    ) -> Iterator[SoarContext]:
+    def soar_call(self, operator: Operator, notices: list[str] | None = None) -> Iterator[SoarContext]:
         """One SOAR transaction: commit when the block returns, roll back when it raises.
 
-        ``writes``: the call changes data (a POST); on SQLite its transaction then takes the write
-        lock at the start, so a batch worker committing meanwhile cannot make it fail.
         Plugins the host isolated during the block are added to ``notices`` (Chinese text).
         """
         with plugin_failures() as failures:
             try:
-                with self.engine.connect() as conn:
-                    conn.execution_options(**{WRITE_LOCK_OPTION: writes})
-                    with conn.begin():
-                        yield self.host.context(operator, conn, clock=self.clock)
+                with self.engine.connect() as conn, conn.begin():
+                    yield self.host.context(operator, conn, clock=self.clock)
             finally:
                 if notices is not None:
                     labels = self.plugin_labels()

@@ -61,9 +61,8 @@ def notices(request: Request) -> list[str]:
 
 @contextmanager
 def soar_call(request: Request) -> Iterator[SoarContext]:
-    """The request's SOAR transaction, as the current operator (a writing one for a POST)."""
-    writes = request.method == "POST"
-    with runtime(request).soar_call(current_operator(request), notices(request), writes=writes) as ctx:
+    """The request's SOAR transaction, as the current operator."""
+    with runtime(request).soar_call(current_operator(request), notices(request)) as ctx:
         yield ctx
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, false, update
 
 WRITE_LOCK_OPTION = "soar_ext_write_lock"
 """Execution option: on SQLite, begin the transaction with ``BEGIN IMMEDIATE`` (see :func:`write_transaction`)."""
@@ -55,3 +55,16 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def take_write_lock(conn: Connection, table: Table) -> None:
+    """On SQLite, take the database's write lock now, in the caller's transaction (elsewhere: nothing).
+
+    Call it first in a transaction SOAR opened in the ordinary (deferred) way before the change
+    reads what it will change: otherwise, should a worker commit between the read and the write,
+    SQLite answers "database is locked" at once. A write matching no row of ``table`` is enough;
+    it waits its turn (``busy_timeout``). PostgreSQL and Oracle lock rows and need nothing here.
+    """
+    if conn.dialect.name == "sqlite":
+        pk = next(iter(table.primary_key.columns))
+        conn.execute(update(table).where(false()).values({pk.name: pk}))

@@ -23,7 +23,6 @@ from sqlalchemy import Connection, Engine
 
 from soar_ext import roles
 from soar_ext.context import Operator, SoarContext
-from soar_ext.db.engine import write_transaction
 from soar_ext.hook_payloads import ActionRequest, ActionResult
 from soar_ext.hukou import jobs, page, service
 from soar_ext.hukou.settings import PLUGIN
@@ -194,7 +193,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             print(f"error: cannot read --list {args.list}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     with _session(args) as (host, engine, operator):
-        with write_transaction(engine) as conn:
+        with engine.begin() as conn:
             result = _action(host, _context(host, operator, conn), page.ACTION_START, **params)
         code = _print(result)
         if code or args.no_run:
@@ -249,7 +248,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_retry(args: argparse.Namespace) -> int:
     with _session(args) as (host, engine, operator):
-        with write_transaction(engine) as conn:
+        with engine.begin() as conn:
             result = _action(host, _context(host, operator, conn), page.ACTION_RETRY, target=args.job_id)
         code = _print(result)
         if code or args.no_run:
@@ -258,7 +257,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    with _session(args) as (host, engine, operator), write_transaction(engine) as conn:
+    with _session(args) as (host, engine, operator), engine.begin() as conn:
         return _print(_action(host, _context(host, operator, conn), page.ACTION_CANCEL, target=args.job_id))
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from soar_ext.context import Operator
-from soar_ext.db.engine import write_transaction
+from soar_ext.db.engine import take_write_lock, write_transaction
 from soar_ext.db.extension import hukou_items, hukou_jobs, hukou_members
 from soar_ext.db.portability import clip_utf8
 from soar_ext.db.work_queue import DONE, FAILED, QueueSettings, StatusCounts, WorkQueue
@@ -113,6 +113,20 @@ def load_job(bind: Connection | Engine, job_id: str) -> Job:
     return _job(row)
 
 
+def lock_job(conn: Connection, job_id: str) -> Job:
+    """The job ``job_id``, locked for the rest of the caller's transaction (before a change of it).
+
+    The row is locked (``FOR UPDATE``); on SQLite the database's write lock is taken first
+    (:func:`~soar_ext.db.engine.take_write_lock`), since workers commit all the time.
+    """
+    key = str(job_id).strip()
+    take_write_lock(conn, hukou_jobs)
+    row = conn.execute(select(hukou_jobs).where(hukou_jobs.c.job_id == key).with_for_update()).mappings().first()
+    if row is None:
+        raise NotFound(f"未找到户籍核查作业「{echo(job_id)}」")
+    return _job(row)
+
+
 def recent_jobs(conn: Connection, limit: int = 20) -> list[Job]:
     """The newest jobs first."""
     stmt = select(hukou_jobs).order_by(hukou_jobs.c.created_at.desc(), hukou_jobs.c.job_id).limit(limit)
@@ -162,6 +176,7 @@ def create_job(
     :class:`InvalidInput` for an empty selection; the caller rolls back (nothing stays written).
     """
     key = selection.key()
+    take_write_lock(conn, hukou_jobs)  # before the reads: workers of other jobs commit meanwhile
     existing = running_job(conn, key)
     if existing is not None:
         raise JobAlreadyRunning(existing)
@@ -323,7 +338,7 @@ def _end(now: dt.datetime, status: str, **values: Any) -> dict[str, Any]:
 
 def cancel_job(conn: Connection, job_id: str, *, operator: Operator, now: dt.datetime, queue: WorkQueue) -> int:
     """Cancel a running job: its unfinished items become 已取消 (workers holding them stop). Returns their count."""
-    job = load_job(conn, job_id)
+    job = lock_job(conn, job_id)
     if not job.running:
         raise InvalidInput(f"户籍核查{job.describe()}已结束，无需取消")
     cancelled = queue.cancel(conn, of_job(job.job_id) & (hukou_items.c.wq_status != FAILED))
@@ -337,7 +352,7 @@ def cancel_job(conn: Connection, job_id: str, *, operator: Operator, now: dt.dat
 
 def retry_failed(conn: Connection, job_id: str, *, queue: WorkQueue) -> int:
     """Put the job's failed persons back to 待核查 (a finished job runs again). Returns their count."""
-    job = load_job(conn, job_id)
+    job = lock_job(conn, job_id)
     if job.status == CANCELLED:
         raise InvalidInput(f"户籍核查{job.describe()}已取消，不能重试失败人员；请重新发起作业")
     if not job.running:
