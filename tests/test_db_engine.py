@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, text
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, text
 
 from soar_ext.db.engine import make_engine, take_write_lock, write_transaction
 
@@ -36,33 +36,32 @@ def test_a_deferred_read_then_write_fails_after_another_commit(engine: Engine) -
         assert conn.execute(text("SELECT status, items FROM job")).one() == ("running", 1)
 
 
-def test_a_write_transaction_makes_the_other_writer_wait_its_turn(engine: Engine) -> None:
+def _read_let_the_worker_try_then_write(engine: Engine, conn: Connection) -> None:
+    """Inside a transaction holding the write lock: the worker's commit waits until ours is done."""
     worker = threading.Thread(target=_worker_commits, args=(engine,))
-    with write_transaction(engine) as conn:
-        assert conn.execute(text("SELECT status FROM job")).scalar() == "running"
-        worker.start()
-        worker.join(0.3)
-        assert worker.is_alive(), "the worker should wait for the write lock"
-        conn.execute(text("UPDATE job SET status = 'cancelled'"))
+    assert conn.execute(text("SELECT status FROM job")).scalar() == "running"
+    worker.start()
+    worker.join(0.3)
+    assert worker.is_alive(), "the worker should wait for the write lock"
+    conn.execute(text("UPDATE job SET status = 'cancelled'"))
+    conn.commit()
     worker.join(10)
     assert not worker.is_alive()
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT status, items FROM job")).one() == ("cancelled", 1)
+    with engine.connect() as other:
+        assert other.execute(text("SELECT status, items FROM job")).one() == ("cancelled", 1)
+
+
+def test_a_write_transaction_makes_the_other_writer_wait_its_turn(engine: Engine) -> None:
+    with write_transaction(engine) as conn:
+        _read_let_the_worker_try_then_write(engine, conn)
 
 
 def test_taking_the_write_lock_first_in_an_ordinary_transaction(engine: Engine) -> None:
     job = Table("job", MetaData(), Column("id", Integer, primary_key=True))
-    worker = threading.Thread(target=_worker_commits, args=(engine,))
-    with engine.begin() as conn:
-        take_write_lock(conn, job)
-        assert conn.execute(text("SELECT status FROM job")).scalar() == "running"
-        worker.start()
-        worker.join(0.3)
-        assert worker.is_alive(), "the worker should wait for the write lock"
-        conn.execute(text("UPDATE job SET status = 'cancelled'"))
-    worker.join(10)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT status, items FROM job")).one() == ("cancelled", 1)
+        conn.begin()
+        take_write_lock(conn, job)
+        _read_let_the_worker_try_then_write(engine, conn)
 
 
 def test_a_write_transaction_rolls_back_when_the_block_raises(engine: Engine) -> None:
