@@ -32,6 +32,7 @@ from aiolimiter import AsyncLimiter
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay
 from tenacity.wait import wait_base
 
+from soar_ext.adapters.sharded_transport import ShardedTransport
 from soar_ext.idnumber import mask_in_text
 from soar_ext.log_masking import get_logger, mask_logger
 from soar_ext.secret import Secret
@@ -206,16 +207,17 @@ class HttpSettings:
 def build_async_client(
     settings: HttpSettings, *, headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None
 ) -> httpx.AsyncClient:
-    """One reusable ``httpx.AsyncClient`` for an adapter instance (``auth`` signs every request)."""
+    """One reusable ``httpx.AsyncClient`` for an adapter instance (``auth`` signs every request).
+
+    Its ``max_connections`` are split over small pools (:class:`ShardedTransport`): a batch
+    worker's 40 connections in one httpcore pool cost more CPU than the requests themselves.
+    """
     # httpx logs every request URL at INFO; gen-1 gateways carry ID numbers in the query string.
     mask_logger("httpx")
     return httpx.AsyncClient(
         base_url=settings.base_url,
         timeout=settings.timeout(),
-        limits=httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_connections,
-        ),
+        transport=ShardedTransport(settings.max_connections),
         headers=dict(headers or {}),
         auth=auth,
         follow_redirects=False,
