@@ -25,7 +25,7 @@ def test_the_tour_shows_every_screen_and_writes_a_screenshot_of_each_shot(consol
     page.on("framenavigated", lambda frame: visited.append(urlsplit(frame.url).path))
     page.set_default_timeout(15_000)
     urls = {name: server.base_url for name, server in console.simulators.items()}
-    written = run_tour(page, console.base_url, console.engine, tmp_path, simulators=urls)
+    written = run_tour(page, console.base_url, console.engine, tmp_path, simulators=urls, runtime=console.runtime)
     assert [p.stem for p in written] == [shot.name for shot in TOUR]
     for path in written:
         width, height = png_size(path)

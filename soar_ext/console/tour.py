@@ -297,6 +297,7 @@ class TourContext:
     engine: Engine
     memo: dict[str, Any] = field(default_factory=dict)
     simulators: Mapping[str, str] = field(default_factory=dict)  # name -> base URL (admin routes)
+    runtime: Any = None  # the console's ConsoleRuntime: a shot may run a batch worker as a node would
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base_url.rstrip("/") + path)
@@ -548,7 +549,41 @@ def _jobs(t: TourContext) -> None:
 
 
 def _hukou_check(t: TourContext) -> None:
+    """One job started from a list of 配租资格证号 and checked by a worker; one by district, just started."""
+    from soar_ext.hukou import jobs, service
+
+    if t.runtime is None:
+        raise ScreenshotError("the 户籍批量核查 shot runs a worker: pass the console's runtime to run_tour")
+    t.login("demo-clerk")
     t.goto("/jobs/hukou_check")
+    certificates = t.lookup(
+        lambda c: list(
+            c.execute(
+                select(applications.c.pzzgzh)
+                .where(applications.c.pzzgzh.is_not(None))
+                .order_by(applications.c.pzzgzh)
+                .limit(4)
+            ).scalars()
+        )
+    )
+    form = t.page.locator(".contributed-action", has_text="发起核查")
+    listing = "\n".join([*certificates, "HZGZ-2019-99999"]).encode()
+    form.locator("input[type=file]").set_input_files(
+        files=[{"name": "证号清单.txt", "mimeType": "text/plain", "buffer": listing}]
+    )
+    form.locator("button", has_text="发起核查").click()
+    t.page.wait_for_selector(".flash")
+    job_id = t.lookup(lambda c: jobs.recent_jobs(c, 1)[0].job_id)
+    runtime = t.runtime
+    with runtime.engine.connect() as conn:
+        ctx = runtime.host.context(runtime.operator("demo-clerk"), conn).for_plugin("hukou_check", "on")
+    settings = service.settings_of(ctx).with_quota(rate=100, concurrency=10)
+    service.work(runtime.engine, ctx, job_id, settings=settings)
+    t.goto("/jobs/hukou_check")
+    form = t.page.locator(".contributed-action", has_text="发起核查")
+    form.locator("input[name='in.districts']").first.check()
+    form.locator("button", has_text="发起核查").click()
+    t.page.wait_for_selector(".flash")
 
 
 def _plugins(t: TourContext) -> None:
@@ -604,15 +639,17 @@ def run_tour(
     shots: Sequence[Shot] = TOUR,
     *,
     simulators: Mapping[str, str] | None = None,
+    runtime: Any = None,
 ) -> list[Path]:
     """Take ``shots`` in order with ``page`` (full-page PNGs named ``<shot>.png`` in ``out``).
 
-    ``simulators`` (name -> base URL) lets a shot change a simulator's data through its admin routes.
+    ``simulators`` (name -> base URL) lets a shot change a simulator's data through its admin routes;
+    ``runtime`` (the console's :class:`ConsoleRuntime`) lets a shot run a batch worker as a node would.
     """
     out.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
     page.on("dialog", lambda dialog: dialog.accept())
-    context = TourContext(page, base_url, engine, simulators=dict(simulators or {}))
+    context = TourContext(page, base_url, engine, simulators=dict(simulators or {}), runtime=runtime)
     written = []
     for shot in shots:
         shot.take(context)
@@ -665,7 +702,7 @@ def take_screenshots(out: Path, *, chromium: str = CHROMIUM, households: int = 1
                 page = browser.new_page(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[arg-type]
                 adapters = runtime.config.adapters.items()
                 urls = {name: str(section["base_url"]) for name, section in adapters if section.get("base_url")}
-                return run_tour(page, base_url, runtime.engine, out, simulators=urls)
+                return run_tour(page, base_url, runtime.engine, out, simulators=urls, runtime=runtime)
             finally:
                 browser.close()
     finally:
