@@ -8,9 +8,9 @@ from pathlib import Path
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from soar_ext.console.tour import first_certificates
 from soar_ext.context import Operator
 from soar_ext.db.extension import hukou_jobs
-from soar_ext.db.legacy import applications
 from soar_ext.hukou import jobs, service
 from tests.export_readers import assert_no_formulas, calamine_sheets
 
@@ -19,16 +19,7 @@ CHECKER = Operator(id="demo-clerk", name="王晓燕", roles=frozenset({"batch_ch
 
 
 def test_start_a_check_watch_its_progress_and_download_the_list(console, console_page) -> None:
-    certificates = console.lookup(
-        lambda c: list(
-            c.execute(
-                select(applications.c.pzzgzh)
-                .where(applications.c.pzzgzh.is_not(None))
-                .order_by(applications.c.pzzgzh)
-                .limit(3)
-            ).scalars()
-        )
-    )
+    certificates = console.lookup(lambda c: first_certificates(c, 3))
     page = console_page("demo-clerk")
     page.goto(console.url("/jobs/hukou_check"))
     form = page.locator(".contributed-action", has_text="发起核查")

@@ -548,6 +548,17 @@ def _jobs(t: TourContext) -> None:
     t.goto("/jobs")
 
 
+def first_certificates(conn: Connection, limit: int) -> list[str]:
+    """The first ``limit`` 配租资格证号 of the database, in order."""
+    stmt = (
+        select(applications.c.pzzgzh)
+        .where(applications.c.pzzgzh.is_not(None))
+        .order_by(applications.c.pzzgzh)
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
 def _hukou_check(t: TourContext) -> None:
     """One job started from a list of 配租资格证号 and checked by a worker; one by district, just started."""
     from soar_ext.hukou import jobs, service
@@ -556,16 +567,7 @@ def _hukou_check(t: TourContext) -> None:
         raise ScreenshotError("the 户籍批量核查 shot runs a worker: pass the console's runtime to run_tour")
     t.login("demo-clerk")
     t.goto("/jobs/hukou_check")
-    certificates = t.lookup(
-        lambda c: list(
-            c.execute(
-                select(applications.c.pzzgzh)
-                .where(applications.c.pzzgzh.is_not(None))
-                .order_by(applications.c.pzzgzh)
-                .limit(4)
-            ).scalars()
-        )
-    )
+    certificates = t.lookup(lambda c: first_certificates(c, 4))
     form = t.page.locator(".contributed-action", has_text="发起核查")
     listing = "\n".join([*certificates, "HZGZ-2019-99999"]).encode()
     form.locator("input[type=file]").set_input_files(
