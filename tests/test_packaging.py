@@ -77,6 +77,7 @@ def test_wheel_has_plugins_migrations_and_entry_points(wheel: zipfile.ZipFile) -
         "soar_ext/hooks/co_construction.py",
         "soar_ext/coconstruction/delivery.py",
         "soar_ext/migrations/versions/0008_sx_hukou_check.py",
+        "soar_ext/migrations/versions/0009_sx_gateway_secret.py",
         "soar_ext/hooks/hukou_check.py",
         "soar_ext/hukou/worker.py",
         "soar_ext/py.typed",

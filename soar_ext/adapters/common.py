@@ -627,6 +627,13 @@ def note_shared_failure() -> None:
     _SHARED_FAILURE.set(True)
 
 
+def take_shared_failure() -> bool:
+    """Whether :func:`note_shared_failure` was said since the last look (and forget it)."""
+    shared = _SHARED_FAILURE.get()
+    _SHARED_FAILURE.set(False)
+    return shared
+
+
 def _attempt_timed_out(system: str, call: str, seconds: float) -> UpstreamUnavailable:
     return UpstreamUnavailable(system, call, f"单次请求超过{seconds:g}秒仍未完成")
 

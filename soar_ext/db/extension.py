@@ -364,6 +364,20 @@ hukou_items = Table(
     comment="户籍批量核查明细表（每作业每人一行，兼作工作队列）",
 )
 
+gateway_secrets = Table(
+    "sx_gateway_secret",
+    ext_metadata,
+    Column("gateway_key", String(64), primary_key=True, comment="网关与应用的标识（网关地址与 appKey 的摘要）"),
+    Column("app_key", String(100), nullable=False, comment="应用 appKey（不是密钥）"),
+    Column("request_secret", String(500), nullable=False, comment="请求密钥（AES-GCM 加密，密钥由 appSecret 派生）"),
+    Column("request_expires_at", Numeric(16, 3), nullable=False, comment="请求密钥到期时间（Unix 时间戳，秒）"),
+    Column("refresh_secret", String(500), nullable=False, comment="刷新密钥（AES-GCM 加密）"),
+    Column("refresh_expires_at", Numeric(16, 3), nullable=False, comment="刷新密钥到期时间（Unix 时间戳，秒）"),
+    Column("updated_at", DateTime, nullable=False, comment="最近更新时间"),
+    Column("updated_by", String(100), comment="最近更新的节点（主机名与进程号）"),
+    comment="大数据局一代网关密钥共享表（各节点共用一对请求/刷新密钥，一个节点刷新不致其他节点失效）",
+)
+
 EXT_TABLES: tuple[Table, ...] = tuple(ext_metadata.sorted_tables)
 
 # Indexes soar-ext adds to legacy tables (new objects only). (name, table, columns)

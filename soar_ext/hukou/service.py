@@ -168,7 +168,7 @@ def build_worker(
     ctx.operator.require(roles.BATCH_CHECKER, "运行户籍批量核查")
     settings = settings or settings_of(ctx)
     job = jobs.load_job(engine, job_id)
-    factory = client_factory or bigdata_client_factory(ctx.config.adapter("bigdata"), settings)
+    factory = client_factory or bigdata_client_factory(ctx.config.adapter("bigdata"), settings, engine=engine)
     return HukouWorker(
         engine,
         job.job_id,

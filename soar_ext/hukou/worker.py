@@ -395,15 +395,20 @@ def _retry_after(exc: AdapterError) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def bigdata_client_factory(section: Mapping[str, Any], settings: HukouSettings) -> ClientFactory:
+def bigdata_client_factory(
+    section: Mapping[str, Any], settings: HukouSettings, *, engine: Engine | None = None
+) -> ClientFactory:
     """Clients built from the ``[adapters.bigdata]`` section, paced by the worker's quota share.
 
     The adapter's own retries are cut to ``upstream_attempts`` (the queue retries with backoff),
-    and its connection pool is sized to the concurrency cap.
+    and its connection pool is sized to the concurrency cap. On a gen-1 gateway with ``engine``
+    the secret pair is shared with the other workers and nodes through SOAR's database
+    (:class:`~soar_ext.gateway_secrets.DbSecretStore`): a renewal revokes the previous pair.
     """
     from dataclasses import replace
 
     from soar_ext.adapters.bigdata import BigDataSettings
+    from soar_ext.gateway_secrets import DbSecretStore
 
     base = BigDataSettings.from_config(section)
     http = replace(
@@ -412,9 +417,12 @@ def bigdata_client_factory(section: Mapping[str, Any], settings: HukouSettings) 
         max_connections=max(base.http.max_connections, settings.quota.concurrency),
     )
     bigdata = replace(base, http=http)
+    store = None
+    if engine is not None and bigdata.generation == 1:
+        store = DbSecretStore(engine, base_url=http.base_url, app_key=bigdata.app_key, app_secret=bigdata.app_secret)
 
     def build(limiter: QuotaLimiter) -> BigDataClient:
-        return BigDataClient(bigdata, limiter=limiter)
+        return BigDataClient(bigdata, limiter=limiter, secret_store=store)
 
     return build
 

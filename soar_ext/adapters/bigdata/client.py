@@ -22,7 +22,7 @@ import httpx
 
 from soar_ext.adapters.bigdata.categories import CATEGORY_CODES, get_category
 from soar_ext.adapters.bigdata.envelope import SYSTEM, Envelope
-from soar_ext.adapters.bigdata.gen1 import Gen1Gateway
+from soar_ext.adapters.bigdata.gen1 import Gen1Gateway, SharedSecretStore
 from soar_ext.adapters.bigdata.gen2 import Gen2Gateway
 from soar_ext.adapters.bigdata.settings import BigDataSettings
 from soar_ext.adapters.common import (
@@ -165,6 +165,9 @@ class BigDataClient:
     the client's own rate limiter (``settings.http.rate_per_second``): anything with an
     ``acquire()`` coroutine awaited before every request, retries included — a batch worker
     passes its share of a quota shared by several nodes (:class:`soar_ext.quota.QuotaLimiter`).
+    ``secret_store`` (gen-1) shares the secret pair with the app's other nodes
+    (:class:`soar_ext.gateway_secrets.DbSecretStore`): without it each node renews its own, and
+    since a renewal revokes the previous pair, several nodes keep revoking one another.
     """
 
     def __init__(
@@ -174,6 +177,7 @@ class BigDataClient:
         on_query: QueryCallback | None = None,
         clock: Callable[[], float] = time.time,
         limiter: RequestLimiter | None = None,
+        secret_store: SharedSecretStore | None = None,
     ) -> None:
         self.settings = settings
         self.on_query = on_query
@@ -181,10 +185,13 @@ class BigDataClient:
         self.limiter: Any = limiter if limiter is not None else rate_limiter(settings.http)
         self.breaker = CircuitBreaker.from_settings(settings.http, system=SYSTEM)
         self._http: httpx.AsyncClient = build_async_client(settings.http)
-        gateway_class = Gen1Gateway if settings.generation == 1 else Gen2Gateway
-        self._gateway: Gateway = gateway_class(
-            settings, self._http, limiter=self.limiter, breaker=self.breaker, clock=clock
-        )
+        self._gateway: Gateway
+        if settings.generation == 1:
+            self._gateway = Gen1Gateway(
+                settings, self._http, limiter=self.limiter, breaker=self.breaker, clock=clock, secret_store=secret_store
+            )
+        else:
+            self._gateway = Gen2Gateway(settings, self._http, limiter=self.limiter, breaker=self.breaker, clock=clock)
 
     @property
     def generation(self) -> int:
