@@ -54,6 +54,7 @@ class AdapterRegistry:
         self._portal = portal
         self._own_portal: contextlib.ExitStack | None = None
         self._pending: set[concurrent.futures.Future[Any]] = set()
+        self._engines: list[Any] = []  # of the gen-1 secret store, disposed by close()
         self._closed = False
 
     def get(self, name: str) -> Any:
@@ -64,8 +65,31 @@ class AdapterRegistry:
                 module_name, settings_name, client_name = FACTORIES[name]
                 module = importlib.import_module(module_name)
                 settings = getattr(module, settings_name).from_config(self.config.adapter(name))
-                self._instances[name] = getattr(module, client_name)(settings)
+                client_class = getattr(module, client_name)
+                if name == "bigdata":
+                    self._instances[name] = client_class(settings, secret_store=self._gen1_store(settings))
+                else:
+                    self._instances[name] = client_class(settings)
             return self._instances[name]
+
+    def _gen1_store(self, settings: Any) -> Any:
+        """The gen-1 secret pair shared by SOAR's nodes (:mod:`soar_ext.gateway_secrets`), or ``None``.
+
+        A renewal revokes the previous pair, so nodes with a pair each would keep revoking one
+        another's. The embedded SQLite default is one node (and SOAR's transaction may hold its
+        write lock): no store there, nor for gen-2, which has no secrets to renew.
+        """
+        url = self.config.database_url
+        if settings.generation != 1 or url.startswith("sqlite"):
+            return None
+        from soar_ext.db.engine import make_engine
+        from soar_ext.gateway_secrets import DbSecretStore
+
+        engine = make_engine(url, pool_size=1, max_overflow=2)
+        self._engines.append(engine)
+        return DbSecretStore(
+            engine, base_url=settings.http.base_url, app_key=settings.app_key, app_secret=settings.app_secret
+        )
 
     @property
     def qianjiang(self) -> Any:
@@ -149,3 +173,6 @@ class AdapterRegistry:
                 portal.start_task_soon(self._aclose_clients).result(CLOSE_TIMEOUT_SECONDS)
         if own is not None:
             own.close()
+        for engine in self._engines:
+            with contextlib.suppress(Exception):
+                engine.dispose()

@@ -12,7 +12,9 @@ in ``sx_gateway_secret`` instead:
   and commit — one node at a time, the others wait on the lock and then take its pair;
 - the secrets are stored encrypted (AES-GCM, key derived from the app secret with HMAC-SHA256,
   the row's key as associated data): a DBA reading the table learns nothing usable, and a row
-  written under another app secret cannot be read (it counts as absent and is renewed).
+  written under another app secret cannot be read (it counts as absent and is renewed);
+- should the table be missing or the database out of reach, the node renews on its own (as
+  without a store) and logs a warning: the store never turns a query into a failure.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from soar_ext.adapters.bigdata.gen1 import Gen1Secrets, Renew
 from soar_ext.clock import Clock, beijing_now
 from soar_ext.db.engine import take_write_lock
 from soar_ext.db.extension import gateway_secrets as table
 from soar_ext.db.portability import clip_utf8
+from soar_ext.log_masking import get_logger
 from soar_ext.secret import Secret
+
+log = get_logger(__name__)
 
 _KEY_LABEL = b"soar-ext sx_gateway_secret v1"
 _PLACEHOLDER = "-"  # the row exists to be locked before any pair was stored ('' is NULL on Oracle)
@@ -172,7 +177,11 @@ class DbSecretStore:
         The row stays locked while the renewal runs, so nodes renew one at a time and a node that
         waited takes the pair the other one stored.
         """
-        conn, stored = await asyncio.to_thread(self._lock)
+        try:
+            conn, stored = await asyncio.to_thread(self._lock)
+        except SQLAlchemyError as exc:  # the table missing or the database out of reach: not a failed query
+            log.warning("大数据局一代网关密钥共享表不可用（%s），本进程自行刷新密钥", type(exc).__name__)
+            return await renew(previous)
         try:
             if stored is not None and usable(stored) and not _same(stored, previous):
                 await asyncio.to_thread(self._release, conn)
@@ -181,7 +190,10 @@ class DbSecretStore:
         except BaseException:
             await asyncio.shield(asyncio.to_thread(self._release, conn))
             raise
-        await asyncio.to_thread(self._store, conn, secrets)
+        try:
+            await asyncio.to_thread(self._store, conn, secrets)
+        except SQLAlchemyError as exc:
+            log.warning("大数据局一代网关密钥未能写入共享表（%s），其他节点将自行刷新", type(exc).__name__)
         return secrets
 
 

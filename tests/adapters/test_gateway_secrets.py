@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from soar_ext.adapter_registry import AdapterRegistry
 from soar_ext.adapters.bigdata import BigDataClient, BigDataSettings
 from soar_ext.adapters.bigdata.gen1 import Gen1Secrets
 from soar_ext.adapters.common import HttpSettings
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG
+from soar_ext.config import Config
+from soar_ext.db.engine import make_engine
 from soar_ext.db.extension import gateway_secrets
 from soar_ext.gateway_secrets import DbSecretStore
 from soar_ext.secret import Secret
@@ -185,3 +188,44 @@ def test_a_failed_renewal_releases_the_row(bigdata_sim: RunningBigData, engine: 
     calls: list[int] = []
     renewed = asyncio.run(_renew_with(store, None, _pair("5"), calls))  # not blocked by a stale lock
     assert renewed.request_secret.reveal() == "request-5" and calls == [1]
+
+
+def test_without_the_table_a_node_renews_on_its_own_and_warns(
+    bigdata_sim: RunningBigData, fast_http, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare = make_engine(f"sqlite:///{tmp_path / 'not-migrated.db'}")  # no sx_gateway_secret here
+    statuses = asyncio.run(
+        two_nodes_query(
+            node(bigdata_sim, fast_http, store_of(bare, bigdata_sim)), node(bigdata_sim, fast_http, None), 2
+        )
+    )
+    assert set(statuses) <= {"found", "no_record"}, statuses
+    assert "共享表不可用" in caplog.text
+
+
+def test_the_adapter_registries_of_two_nodes_share_the_pair(bigdata_sim: RunningBigData, pg_url: str) -> None:
+    """What the 核查 action uses: the registry gives a gen-1 client the store on SOAR's database."""
+    soar_database(pg_url).dispose()
+    config = Config(
+        database_url=pg_url,
+        adapters={
+            "bigdata": {
+                "base_url": bigdata_sim.base_url,
+                "app_key": DEFAULT_APP_KEY,
+                "org": DEFAULT_ORG,
+                "app_secret": Secret(DEFAULT_APP_SECRET),
+                "generation": 1,
+            }
+        },
+    )
+    nodes = [AdapterRegistry(config), AdapterRegistry(config)]
+    try:
+        for turn in range(4):  # without the store, every turn would renew and revoke the other's pair
+            registry = nodes[turn % 2]
+            result = registry.run(registry.bigdata.household_registration(make_id(turn), "张三", purpose=PURPOSE))
+            assert result.status in {"found", "no_record"}
+    finally:
+        for registry in nodes:
+            registry.close()
+    outcomes = bigdata_sim.stats()["outcomes"]
+    assert outcomes.get("refresh_by_key", 0) == 1 and outcomes.get("code_11", 0) == 0
