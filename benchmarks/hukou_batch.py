@@ -45,7 +45,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,7 +54,9 @@ from sqlalchemy import func, insert, select, update
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_ORG
 from soar_ext.db.engine import make_engine
 
-ADMIN_URL = os.environ.get("SOAR_EXT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pg_bench import ADMIN_URL, create_database, drop_database  # beside this script
+
 QUOTA = 200
 WORKER_RATE = 198
 CONCURRENCY = 40
@@ -72,19 +73,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def create_database() -> str:
-    name = f"soar_ext_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 def id_number(n: int) -> str:
@@ -373,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ.setdefault("BENCH_BIGDATA_SECRET", DEFAULT_APP_SECRET)
     t0 = time.perf_counter()
-    url = create_database()
+    url = create_database(ADMIN_URL)
     port = free_port()
     sim = f"http://127.0.0.1:{port}"
     simulator = subprocess.Popen(
@@ -418,9 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # 3. two workers on one job
         configure(sim, QUOTA, (50, 150))
-        import psycopg as pg
-
-        with pg.connect(url) as conn:  # a fresh district for the two-worker job
+        with psycopg.connect(url) as conn:  # a fresh district for the two-worker job
             conn.execute(
                 "UPDATE tpg_gzfsqspb SET qx = '330102' WHERE sqid IN "
                 "(SELECT sqid FROM tpg_gzfsqspb WHERE qx = %s ORDER BY sqid LIMIT %s)",
@@ -465,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.keep:
             print(f"kept {url}")
         else:
-            drop_database(url)
+            drop_database(ADMIN_URL, url)
     return 0
 
 

@@ -54,7 +54,7 @@ class AdapterRegistry:
         self._portal = portal
         self._own_portal: contextlib.ExitStack | None = None
         self._pending: set[concurrent.futures.Future[Any]] = set()
-        self._engines: list[Any] = []  # of the gen-1 secret store, disposed by close()
+        self._store_engine: Any = None  # of the gen-1 secret store, disposed by close()
         self._closed = False
 
     def get(self, name: str) -> Any:
@@ -85,10 +85,12 @@ class AdapterRegistry:
         from soar_ext.db.engine import make_engine
         from soar_ext.gateway_secrets import DbSecretStore
 
-        engine = make_engine(url, pool_size=1, max_overflow=2)
-        self._engines.append(engine)
+        self._store_engine = make_engine(url, pool_size=1, max_overflow=2)
         return DbSecretStore(
-            engine, base_url=settings.http.base_url, app_key=settings.app_key, app_secret=settings.app_secret
+            self._store_engine,
+            base_url=settings.http.base_url,
+            app_key=settings.app_key,
+            app_secret=settings.app_secret,
         )
 
     @property
@@ -173,6 +175,6 @@ class AdapterRegistry:
                 portal.start_task_soon(self._aclose_clients).result(CLOSE_TIMEOUT_SECONDS)
         if own is not None:
             own.close()
-        for engine in self._engines:
+        if self._store_engine is not None:
             with contextlib.suppress(Exception):
-                engine.dispose()
+                self._store_engine.dispose()

@@ -7,7 +7,7 @@ workers, every second business call was answered code 11. :class:`DbSecretStore`
 in ``sx_gateway_secret`` instead:
 
 - a node that needs secrets (at start, near expiry, or after a code 11) locks the app's row
-  (``SELECT … FOR UPDATE``; on SQLite the write lock) and takes the stored pair when it is still
+  (``SELECT … FOR UPDATE``; on SQLite the write lock, taken at ``BEGIN``) and takes the stored pair when it is still
   usable and is not the pair that just failed; only otherwise does it renew, store the new pair
   and commit — one node at a time, the others wait on the lock and then take its pair;
 - the secrets are stored encrypted (AES-GCM, key derived from the app secret with HMAC-SHA256,
@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from soar_ext.adapters.bigdata.gen1 import Gen1Secrets, Renew
 from soar_ext.clock import Clock, beijing_now
-from soar_ext.db.engine import take_write_lock
+from soar_ext.db.engine import WRITE_LOCK_OPTION, write_transaction
 from soar_ext.db.extension import gateway_secrets as table
 from soar_ext.db.portability import clip_utf8
 from soar_ext.log_masking import get_logger
@@ -109,8 +109,7 @@ class DbSecretStore:
         if self._row_ready:
             return
         try:
-            with self.engine.begin() as conn:
-                take_write_lock(conn, table)
+            with write_transaction(self.engine) as conn:
                 exists = conn.execute(select(table.c.gateway_key).where(table.c.gateway_key == self.key)).first()
                 if exists is None:
                     conn.execute(
@@ -134,8 +133,8 @@ class DbSecretStore:
         self._ensure_row()
         conn = self.engine.connect()
         try:
+            conn.execution_options(**{WRITE_LOCK_OPTION: True})  # as write_transaction, held past return
             conn.begin()
-            take_write_lock(conn, table)
             row = conn.execute(select(table).where(table.c.gateway_key == self.key).with_for_update()).first()
             return conn, None if row is None else self._secrets(row)
         except BaseException:

@@ -333,9 +333,9 @@ def _carry_level(old: AsyncLimiter, new: AsyncLimiter) -> None:
     """Start ``new`` as full as ``old`` is now, so that a rate change is not a fresh burst.
 
     aiolimiter cannot change a rate in place, and a new bucket starts empty: at every change of
-    share (a heartbeat) each worker could send ``burst`` extra calls — measured: two workers at 30
-    calls/s made 38 in one second. The bucket's level is aiolimiter's private state; should a
-    release rename it, the new bucket starts empty as before (the documented worst case).
+    share (a heartbeat) each worker could otherwise send ``burst`` extra calls. The bucket's level
+    is aiolimiter's private state; should a release rename it, the new bucket starts empty as
+    before (one burst per change, the worst case docs/work-queue.md allows for).
     """
     with contextlib.suppress(AttributeError, RuntimeError):
         old._leak()  # drain what has leaked out since the last call (needs the running loop)

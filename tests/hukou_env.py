@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from soar_ext.adapters.simulators.bigdata import DEFAULT_APP_KEY, DEFAULT_APP_SECRET, DEFAULT_ORG, create_app
@@ -96,7 +97,13 @@ class Sim:
         self.log.clear()
 
 
-def start_sim() -> Iterator[Sim]:
+# Fixture functions carry a ``_fixture`` suffix so that test modules can import them without the
+# imported name shadowing the fixture argument.
+
+
+@pytest.fixture(scope="module", name="sim")
+def sim_fixture() -> Iterator[Sim]:
+    """The Big Data simulator behind a call log, one per test module."""
     log = CallLog(create_app())
     server = SimulatorServer(log, name="bigdata")
     server.start()
@@ -104,6 +111,14 @@ def start_sim() -> Iterator[Sim]:
         yield Sim(server, log)
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True, name="_fresh_sim")
+def fresh_sim_fixture(sim: Sim) -> Iterator[None]:
+    """Every test starts and ends with the simulator reset (no faults, no counts, no secrets)."""
+    sim.reset()
+    yield
+    sim.reset()
 
 
 def bigdata_section(base_url: str, *, generation: int = 1, **http: Any) -> dict[str, Any]:

@@ -21,35 +21,24 @@ from soar_ext.hukou.listing import LIST_COLUMNS
 from soar_ext.hukou.selection import parse_selection
 from soar_ext.idnumber import mask_id_number
 from tests.export_readers import assert_no_formulas, calamine_sheets, openpyxl_book
-from tests.hukou_env import (
+from tests.hukou_env import (  # noqa: F401  (fixtures)
     CHECKER,
     CLERK,
     FULL_ID_CHECKER,
     Desk,
     add_household,
     add_households,
+    fresh_sim_fixture,
     join_family,
     leave_family,
     make_desk,
     outside_zhejiang_id,
     set_id_number,
-    start_sim,
+    sim_fixture,
 )
 from tests.soar_env import soar_database
 
 HEADERS = [c.header for c in LIST_COLUMNS]
-
-
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_sim()
-
-
-@pytest.fixture(autouse=True)
-def _fresh(sim):
-    sim.reset()
-    yield
-    sim.reset()
 
 
 @pytest.fixture

@@ -22,22 +22,16 @@ from soar_ext.db.extension import gateway_secrets, hukou_items
 from soar_ext.db.work_queue import DONE, LEASED
 from soar_ext.hukou import jobs
 from soar_ext.hukou.settings import DEFAULTS
-from tests.hukou_env import DIGEST_KEY, add_households, make_desk, start_sim
+from tests.hukou_env import (  # noqa: F401  (fixtures)
+    DIGEST_KEY,
+    add_households,
+    fresh_sim_fixture,
+    make_desk,
+    sim_fixture,
+)
 from tests.soar_env import soar_database
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def sim():
-    yield from start_sim()
-
-
-@pytest.fixture(autouse=True)
-def _fresh(sim):
-    sim.reset()
-    yield
-    sim.reset()
 
 
 def write_config(path: Path, url: str, base_url: str, *, rate: float, concurrency: int) -> Path:
